@@ -1,0 +1,115 @@
+-- Documents, collections, the change log and the triggers that feed it.
+
+CREATE TABLE collections (
+    name        text PRIMARY KEY,
+    rules       jsonb NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE documents (
+    id          uuid NOT NULL,
+    collection  text NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
+    data        jsonb NOT NULL CHECK (jsonb_typeof(data) = 'object'),
+    owner       text,
+    version     bigint NOT NULL DEFAULT 1,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT documents_pkey PRIMARY KEY (collection, id)
+);
+CREATE INDEX documents_created_idx ON documents (collection, created_at, id);
+
+-- One row per committed change. seq is assigned at commit time under an
+-- advisory lock, so seq order equals commit order (see ARCHITECTURE.md).
+CREATE TABLE changes (
+    seq          bigint PRIMARY KEY,
+    collection   text NOT NULL,
+    doc_id       uuid NOT NULL,
+    op           text NOT NULL CHECK (op IN ('created', 'updated', 'deleted')),
+    data         jsonb,
+    old_data     jsonb,
+    owner        text,
+    old_owner    text,
+    version      bigint NOT NULL,
+    created_at   timestamptz NOT NULL,
+    updated_at   timestamptz NOT NULL,
+    committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX changes_committed_idx ON changes (committed_at);
+
+CREATE SEQUENCE changes_seq AS bigint;
+
+-- Remembers how far retention has pruned, so a resume cursor below it is
+-- reported as expired instead of silently skipping changes.
+CREATE TABLE feed_state (
+    id              boolean PRIMARY KEY DEFAULT true CHECK (id),
+    pruned_through  bigint NOT NULL DEFAULT 0
+);
+INSERT INTO feed_state DEFAULT VALUES;
+
+-- Keeps version and updated_at honest for writes made directly in SQL.
+CREATE FUNCTION eddy_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.data IS NOT DISTINCT FROM OLD.data AND NEW.owner IS NOT DISTINCT FROM OLD.owner THEN
+            RETURN NEW;
+        END IF;
+        NEW.version := OLD.version + 1;
+        NEW.created_at := OLD.created_at;
+        NEW.updated_at := clock_timestamp();
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER documents_touch BEFORE UPDATE ON documents
+    FOR EACH ROW EXECUTE FUNCTION eddy_touch();
+
+-- Deferred to commit time: the advisory lock is taken as late as possible
+-- and held until the transaction is visible, so a later seq never becomes
+-- visible before an earlier one.
+CREATE FUNCTION eddy_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(7310150);
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO changes (seq, collection, doc_id, op, data, owner, version, created_at, updated_at)
+        VALUES (nextval('changes_seq'), NEW.collection, NEW.id, 'created', NEW.data, NEW.owner,
+                NEW.version, NEW.created_at, NEW.updated_at);
+    ELSIF TG_OP = 'UPDATE' THEN
+        IF NEW.version = OLD.version THEN
+            RETURN NULL;
+        END IF;
+        INSERT INTO changes (seq, collection, doc_id, op, data, old_data, owner, old_owner, version, created_at, updated_at)
+        VALUES (nextval('changes_seq'), NEW.collection, NEW.id, 'updated', NEW.data, OLD.data, NEW.owner,
+                OLD.owner, NEW.version, NEW.created_at, NEW.updated_at);
+    ELSE
+        INSERT INTO changes (seq, collection, doc_id, op, old_data, owner, old_owner, version, created_at, updated_at)
+        VALUES (nextval('changes_seq'), OLD.collection, OLD.id, 'deleted', OLD.data, OLD.owner,
+                OLD.owner, OLD.version + 1, OLD.created_at, clock_timestamp());
+    END IF;
+    -- Identical payloads are folded into one notification per transaction.
+    IF current_setting('eddy.quiet', true) IS DISTINCT FROM 'on' THEN
+        PERFORM pg_notify('eddy_changes', '');
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE CONSTRAINT TRIGGER documents_change AFTER INSERT OR UPDATE OR DELETE ON documents
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION eddy_record_change();
+
+CREATE TABLE api_keys (
+    id          uuid PRIMARY KEY,
+    name        text NOT NULL,
+    kind        text NOT NULL CHECK (kind IN ('service', 'public')),
+    hash        text NOT NULL UNIQUE,
+    prefix      text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_at  timestamptz
+);
+
+-- Ordered room access rules; the first pattern that matches a room decides.
+CREATE TABLE room_rules (
+    position    int PRIMARY KEY,
+    pattern     text NOT NULL,
+    join_rule   text NOT NULL,
+    broadcast_rule text NOT NULL
+);

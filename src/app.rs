@@ -1,0 +1,175 @@
+//! Composition root: connect, migrate, load caches, start background tasks,
+//! serve HTTP/WebSocket (optionally TLS), and shut down in order.
+
+use crate::auth::{Authenticator, CollectionRules, JwtVerifier, KeyKind, KeyStore};
+use crate::config::ServeArgs;
+use crate::hub::Hub;
+use crate::{feed, http, store};
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sqlx::PgPool;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Everything request handlers and sessions share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database pool.
+    pub pool: PgPool,
+    /// Realtime hub.
+    pub hub: Arc<Hub>,
+    /// Credential checks.
+    pub auth: Arc<Authenticator>,
+    /// Settings.
+    pub config: Arc<ServeArgs>,
+    /// Rules given to new collections.
+    pub default_rules: Arc<CollectionRules>,
+    /// Fires when the server begins shutting down.
+    pub shutdown: CancellationToken,
+    /// Tracks realtime sessions so shutdown can wait for them.
+    pub tracker: TaskTracker,
+    /// Prometheus exposition.
+    pub metrics: Option<PrometheusHandle>,
+    /// Realtime connection slots (WebSocket + SSE).
+    pub slots: Arc<tokio::sync::Semaphore>,
+}
+
+fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok()).clone()
+}
+
+/// Builds the JWT verifier from settings, if JWTs are configured.
+pub fn jwt_verifier(cfg: &crate::config::JwtArgs) -> anyhow::Result<Option<JwtVerifier>> {
+    let pem = match &cfg.jwt_public_key_file {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
+        None => None,
+    };
+    if cfg.jwt_secret.is_none() && pem.is_none() {
+        return Ok(None);
+    }
+    let v = JwtVerifier::new(
+        &cfg.jwt_algorithm,
+        cfg.jwt_secret.as_deref(),
+        pem.as_deref(),
+        cfg.jwt_issuer.as_deref(),
+        cfg.jwt_audience.as_deref(),
+    )?;
+    Ok(Some(v))
+}
+
+/// Connects, migrates and loads everything the server needs.
+pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
+    let default_rules = CollectionRules::parse_list(&config.default_rules).context("--default-rules")?;
+    let pool = store::connect(&config.db.database_url, config.db.db_pool_size)
+        .await
+        .context("connecting to PostgreSQL")?;
+    store::migrate(&pool).await.context("applying migrations")?;
+    let mut bootstrap = Vec::new();
+    if let Some(k) = &config.service_key {
+        anyhow::ensure!(k.starts_with("eddy_sk_") && k.len() >= 24, "EDDY_SERVICE_KEY must start with eddy_sk_ and be at least 24 characters");
+        bootstrap.push((KeyKind::Service, k.clone()));
+    }
+    if let Some(k) = &config.public_key {
+        anyhow::ensure!(k.starts_with("eddy_pk_") && k.len() >= 24, "EDDY_PUBLIC_KEY must start with eddy_pk_ and be at least 24 characters");
+        bootstrap.push((KeyKind::Public, k.clone()));
+    }
+    let auth = Arc::new(Authenticator::new(KeyStore::new(&bootstrap), jwt_verifier(&config.jwt)?));
+    let config_slots = config.max_connections;
+    let hub = Hub::new();
+    feed::reload(&pool, &hub, &auth, "all").await;
+    hub.set_head(store::head_seq(&pool).await?);
+    Ok(AppState {
+        pool,
+        hub,
+        auth,
+        config: Arc::new(config),
+        default_rules: Arc::new(default_rules),
+        shutdown: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+        metrics: metrics_handle(),
+        slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
+    })
+}
+
+/// Runs the server until SIGINT/SIGTERM, then drains.
+pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let cfg = state.config.clone();
+    let feed_task = tokio::spawn(feed::run(
+        state.pool.clone(),
+        state.hub.clone(),
+        state.auth.clone(),
+        cfg.poll_interval,
+        state.shutdown.clone(),
+    ));
+    let prune_task = tokio::spawn(feed::prune_loop(state.pool.clone(), cfg.retention, cfg.prune_interval, state.shutdown.clone()));
+
+    let app = http::router(state.clone());
+    let handle = axum_server::Handle::new();
+    let listener = std::net::TcpListener::bind(cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let scheme = if cfg.tls_cert.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, "eddy listening on {scheme}://{addr}");
+
+    let shutdown_state = state.clone();
+    let shutdown_handle = handle.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown_state.shutdown.cancel();
+        shutdown_state.hub.shutdown_all();
+        shutdown_handle.graceful_shutdown(Some(shutdown_state.config.shutdown_grace));
+    });
+
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .context("loading TLS certificate and key")?;
+            let mut server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
+            server.http_builder().http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(cfg.request_timeout);
+            server.serve(service).await?;
+        }
+        _ => {
+            let mut server = axum_server::from_tcp(listener).handle(handle);
+            server.http_builder().http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(cfg.request_timeout);
+            server.serve(service).await?;
+        }
+    }
+    state.shutdown.cancel();
+    state.tracker.close();
+    if tokio::time::timeout(cfg.shutdown_grace, state.tracker.wait()).await.is_err() {
+        tracing::warn!("sessions still open after the shutdown grace period");
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), feed_task).await;
+    prune_task.abort();
+    state.pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

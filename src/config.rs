@@ -1,0 +1,202 @@
+//! Command line and environment settings. Every flag has an `EDDY_*` variable.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The `eddy` command line.
+#[derive(Debug, Parser)]
+#[command(name = "eddy", version, about = "Realtime change feed and rooms over PostgreSQL")]
+pub struct Cli {
+    /// Subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies migrations first).
+    Serve(Box<ServeArgs>),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// Manage API keys.
+    Keys {
+        /// Database to use.
+        #[command(flatten)]
+        db: DbArgs,
+        /// What to do.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Mint a development JWT signed with the configured HS256 secret.
+    Token(TokenArgs),
+}
+
+/// `eddy keys` actions.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key and print it once.
+    Create {
+        /// `service` (bypasses rules) or `public` (anonymous).
+        #[arg(long, default_value = "public")]
+        kind: String,
+        /// A label for the key.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List keys (never the secret part).
+    List,
+    /// Revoke a key by id; open sockets using it are closed.
+    Revoke {
+        /// The key id shown by `eddy keys list`.
+        id: uuid::Uuid,
+    },
+}
+
+/// Database connection settings.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// PostgreSQL URL. The database is created if it does not exist.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/eddy")]
+    pub database_url: String,
+    /// Maximum pooled connections.
+    #[arg(long, env = "EDDY_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+}
+
+/// JWT verification settings.
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// HS256 secret for user JWTs.
+    #[arg(long, env = "EDDY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM public key file for RS256/ES256 JWTs (instead of a secret).
+    #[arg(long, env = "EDDY_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// Pinned JWT algorithm: HS256, RS256 or ES256.
+    #[arg(long, env = "EDDY_JWT_ALGORITHM", default_value = "HS256")]
+    pub jwt_algorithm: String,
+    /// Required `iss` claim, if set.
+    #[arg(long, env = "EDDY_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, if set.
+    #[arg(long, env = "EDDY_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+/// `eddy token` arguments.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The user id (`sub` claim).
+    #[arg(long)]
+    pub sub: String,
+    /// Optional `role` claim.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Lifetime, e.g. `1h`, `30m`.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: Duration,
+    /// JWT settings (only the HS256 secret, issuer and audience are used).
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+}
+
+/// `eddy serve` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "EDDY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Database settings.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// JWT settings.
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+    /// Bootstrap service key (kept in memory, not in the database).
+    #[arg(long, env = "EDDY_SERVICE_KEY", hide_env_values = true)]
+    pub service_key: Option<String>,
+    /// Bootstrap public key (kept in memory, not in the database).
+    #[arg(long, env = "EDDY_PUBLIC_KEY", hide_env_values = true)]
+    pub public_key: Option<String>,
+    /// TLS certificate chain (PEM); serves HTTPS/WSS together with --tls-key.
+    #[arg(long, env = "EDDY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "EDDY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// How long the change log keeps changes (resume window).
+    #[arg(long, env = "EDDY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub retention: Duration,
+    /// How often old changes are pruned.
+    #[arg(long, env = "EDDY_PRUNE_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub prune_interval: Duration,
+    /// How often the feed reads the change log without a notification (safety net).
+    #[arg(long, env = "EDDY_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub poll_interval: Duration,
+    /// Default rules of new collections, e.g. `read=owner,create=authenticated,update=owner,delete=owner`.
+    #[arg(long, env = "EDDY_DEFAULT_RULES", default_value = "read=owner,create=authenticated,update=owner,delete=owner")]
+    pub default_rules: String,
+    /// Let non-service identities create collections by writing to them.
+    #[arg(long, env = "EDDY_AUTO_CREATE_COLLECTIONS", default_value_t = false)]
+    pub auto_create_collections: bool,
+    /// Largest accepted request body (documents, batches).
+    #[arg(long, env = "EDDY_MAX_DOCUMENT_BYTES", default_value_t = 1 << 20)]
+    pub max_document_bytes: usize,
+    /// Maximum concurrent realtime connections (WebSocket + SSE).
+    #[arg(long, env = "EDDY_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Largest inbound WebSocket message.
+    #[arg(long, env = "EDDY_MAX_MESSAGE_BYTES", default_value_t = 65_536)]
+    pub max_message_bytes: usize,
+    /// Maximum subscriptions per socket.
+    #[arg(long, env = "EDDY_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    pub max_subscriptions: usize,
+    /// Maximum rooms per socket.
+    #[arg(long, env = "EDDY_MAX_ROOMS", default_value_t = 50)]
+    pub max_rooms: usize,
+    /// Outbound queue per socket, in messages; a socket that overflows it is closed (4100).
+    #[arg(long, env = "EDDY_OUTBOUND_QUEUE", default_value_t = 1024)]
+    pub outbound_queue: usize,
+    /// Sustained inbound messages per second per socket.
+    #[arg(long, env = "EDDY_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+    /// Inbound burst allowance per socket.
+    #[arg(long, env = "EDDY_RATE_BURST", default_value_t = 200)]
+    pub rate_burst: u32,
+    /// Interval of server pings and SSE keep-alives.
+    #[arg(long, env = "EDDY_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub heartbeat_interval: Duration,
+    /// Close a socket that sent nothing for this long (4101).
+    #[arg(long, env = "EDDY_IDLE_TIMEOUT", default_value = "75s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// Close a socket that has not authenticated after this long (4001).
+    #[arg(long, env = "EDDY_AUTH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub auth_timeout: Duration,
+    /// Warn this long before a token expires (`token_expiring`).
+    #[arg(long, env = "EDDY_TOKEN_EXPIRY_WARNING", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub token_expiry_warning: Duration,
+    /// Comma-separated allowed `Origin`s for WebSocket/SSE (empty: any).
+    #[arg(long, env = "EDDY_ALLOWED_ORIGINS", default_value = "")]
+    pub allowed_origins: String,
+    /// Time allowed for draining connections on shutdown.
+    #[arg(long, env = "EDDY_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Time allowed to receive a request's headers and body.
+    #[arg(long, env = "EDDY_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+}
+
+impl ServeArgs {
+    /// The configured Origin allow-list, empty when any origin is allowed.
+    pub fn origins(&self) -> Vec<String> {
+        self.allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}

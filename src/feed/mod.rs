@@ -1,0 +1,157 @@
+//! The change feed: the only place that LISTENs. It reads the change log by seq
+//! in batches and hands each batch to the hub, in order.
+//!
+//! A notification is only a wake-up. After any reconnect, and on a timer, the feed
+//! reads everything after the last seq it dispatched, so a lost notification or a
+//! lost LISTEN connection delays events but never loses them.
+
+use crate::auth::{Authenticator, Rule};
+use crate::hub::{Hub, RoomRule};
+use crate::store::{self, CHANGES_CHANNEL, CONFIG_CHANNEL};
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Rows read per query.
+const BATCH: i64 = 1000;
+
+/// Runs the feed until `shutdown` fires.
+pub async fn run(pool: PgPool, hub: Arc<Hub>, auth: Arc<Authenticator>, poll: Duration, shutdown: CancellationToken) {
+    let mut last = hub.head();
+    let mut listener: Option<PgListener> = None;
+    let mut failures = 0u32;
+    loop {
+        if listener.is_none() {
+            match listen(&pool).await {
+                Ok(l) => {
+                    listener = Some(l);
+                    // Hints may have been missed while not listening.
+                    reload(&pool, &hub, &auth, "all").await;
+                }
+                Err(e) => tracing::warn!(error = %e, "feed: cannot LISTEN; polling"),
+            }
+        }
+        match catch_up(&pool, &hub, &mut last).await {
+            Ok(()) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, last, "feed: reading the change log failed");
+                let backoff = Duration::from_millis(100 * u64::from(failures.min(20)));
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => continue,
+                }
+            }
+        }
+        let wait = async {
+            match listener.as_mut() {
+                Some(l) => l.try_recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let woke = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = wait => Some(r),
+            _ = tokio::time::sleep(poll) => None,
+        };
+        match woke {
+            Some(Ok(Some(n))) => {
+                let mut hints = vec![n];
+                if let Some(l) = listener.as_mut() {
+                    while let Some(n) = l.next_buffered() {
+                        hints.push(n);
+                    }
+                }
+                for n in hints.iter().filter(|n| n.channel() == CONFIG_CHANNEL) {
+                    reload(&pool, &hub, &auth, n.payload()).await;
+                }
+            }
+            // Connection lost: the next try_recv reconnects; the loop catches up first.
+            Some(Ok(None)) => tracing::info!("feed: LISTEN connection lost; catching up"),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "feed: LISTEN failed");
+                listener = None;
+            }
+            None => {}
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut l = PgListener::connect_with(pool).await?;
+    l.listen_all([CHANGES_CHANNEL, CONFIG_CHANNEL]).await?;
+    Ok(l)
+}
+
+/// Dispatches every change after `last`, advancing it.
+async fn catch_up(pool: &PgPool, hub: &Hub, last: &mut i64) -> Result<(), store::StoreError> {
+    loop {
+        let batch = store::changes_after(pool, *last, None, None, BATCH).await?;
+        let Some(end) = batch.last().map(|c| c.seq) else { return Ok(()) };
+        if !hub.knows_collections(&batch) {
+            hub.replace_rules(store::load_collections(pool).await?);
+        }
+        hub.dispatch(&batch);
+        *last = end;
+        metrics::gauge!("eddy_feed_seq").set(end as f64);
+        if (batch.len() as i64) < BATCH {
+            return Ok(());
+        }
+    }
+}
+
+/// Reloads cached configuration named by a hint (`keys`, `collections`, `room_rules`, `all`).
+pub async fn reload(pool: &PgPool, hub: &Hub, auth: &Authenticator, what: &str) {
+    let all = what == "all";
+    if all || what == "keys" {
+        match store::active_keys(pool).await {
+            Ok(keys) => {
+                auth.keys().replace(keys);
+                hub.close_revoked(auth.keys());
+            }
+            Err(e) => tracing::warn!(error = %e, "reload keys"),
+        }
+    }
+    if all || what == "collections" {
+        match store::load_collections(pool).await {
+            Ok(c) => hub.replace_rules(c),
+            Err(e) => tracing::warn!(error = %e, "reload collections"),
+        }
+    }
+    if all || what == "room_rules" {
+        match store::load_room_rules(pool).await {
+            Ok(rows) => hub.set_room_rules(room_rules(rows)),
+            Err(e) => tracing::warn!(error = %e, "reload room rules"),
+        }
+    }
+}
+
+/// Converts stored room rules, skipping (and logging) any that no longer parse.
+pub fn room_rules(rows: Vec<store::RoomRuleRow>) -> Vec<RoomRule> {
+    rows.into_iter()
+        .filter_map(|r| match (Rule::parse(&r.join), Rule::parse(&r.broadcast)) {
+            (Ok(join), Ok(broadcast)) => Some(RoomRule { pattern: r.pattern, join, broadcast }),
+            _ => {
+                tracing::warn!(pattern = %r.pattern, "skipping unparsable room rule");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Prunes the change log on an interval until `shutdown` fires.
+pub async fn prune_loop(pool: PgPool, retention: Duration, every: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match store::prune(&pool, retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(removed = n, "pruned change log"),
+            Err(e) => tracing::warn!(error = %e, "pruning the change log failed"),
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Document routes: CRUD, list with filters and keyset pagination, batch.
+
+use super::{check_collection, ApiError, Caller, JsonBody};
+use crate::app::AppState;
+use crate::auth::{CollectionRules, Identity, Op, Rule};
+use crate::matcher::{build_list_query, Cursor, Filter, Sort};
+use crate::store::{self, Document};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::{Postgres, Transaction};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Most operations in one batch.
+const MAX_BATCH: usize = 1000;
+
+/// Rules of a collection, creating it on first write when the caller may.
+pub(super) async fn rules_for(
+    state: &AppState,
+    name: &str,
+    who: &Identity,
+    create: bool,
+) -> Result<Arc<CollectionRules>, ApiError> {
+    check_collection(name)?;
+    if let Some(r) = state.hub.rules(name) {
+        return Ok(r);
+    }
+    if let Some(r) = store::collection_rules(&state.pool, name).await? {
+        state.hub.set_rules(name, r);
+    } else if create && (who.is_service() || state.config.auto_create_collections) {
+        let r = store::put_collection(&state.pool, name, &state.default_rules, true).await?;
+        state.hub.set_rules(name, r);
+        store::notify_config(&state.pool, "collections").await?;
+    } else {
+        return Err(ApiError::NotFound(format!("collection {name:?} does not exist")));
+    }
+    state.hub.rules(name).ok_or_else(|| ApiError::Internal("collection cache".into()))
+}
+
+fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| ApiError::BadRequest(format!("invalid document id {id:?}: expected a UUID")))
+}
+
+fn forbid(rule: &Rule, op: &str) -> ApiError {
+    ApiError::Forbidden(format!("{op} requires {rule}"))
+}
+
+/// Checks an operation on an existing document. A document the caller may not
+/// read is reported as missing, so its existence does not leak.
+fn check_doc(rules: &CollectionRules, op: Op, who: &Identity, doc: &Document) -> Result<(), ApiError> {
+    if !rules.read.allows(who, doc.owner.as_deref()) {
+        if !rules.read.admits(who) {
+            return Err(forbid(&rules.read, "read"));
+        }
+        return Err(ApiError::NotFound("document not found".into()));
+    }
+    let rule = rules.rule(op);
+    if !rule.allows(who, doc.owner.as_deref()) {
+        return Err(forbid(rule, if op == Op::Delete { "delete" } else { "update" }));
+    }
+    Ok(())
+}
+
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(v) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
+    let s = v.to_str().unwrap_or("").trim().trim_start_matches("W/").trim_matches('"');
+    s.parse::<i64>().map(Some).map_err(|_| ApiError::BadRequest("If-Match must be a document version (integer)".into()))
+}
+
+fn check_version(doc: &Document, expected: Option<i64>) -> Result<(), ApiError> {
+    match expected {
+        Some(e) if e != doc.version => Err(ApiError::Precondition { current: doc.version, expected: e }),
+        _ => Ok(()),
+    }
+}
+
+fn object(data: Value) -> Result<Value, ApiError> {
+    if data.is_object() {
+        Ok(data)
+    } else {
+        Err(ApiError::Unprocessable("data must be a JSON object".into()))
+    }
+}
+
+/// `POST …/documents` body.
+#[derive(Deserialize)]
+pub struct CreateBody {
+    data: Value,
+    #[serde(default)]
+    id: Option<Uuid>,
+    #[serde(default)]
+    owner: Option<String>,
+}
+
+/// `PATCH`/`PUT` body.
+#[derive(Deserialize)]
+pub struct WriteBody {
+    data: Value,
+}
+
+fn create_owner(who: &Identity, requested: Option<String>) -> Result<Option<String>, ApiError> {
+    match (who, requested) {
+        (Identity::Service { .. }, owner) => Ok(owner),
+        (_, Some(_)) => Err(ApiError::Forbidden("only a service key may set owner".into())),
+        (who, None) => Ok(who.sub().map(str::to_owned)),
+    }
+}
+
+/// Creates a document.
+pub async fn create(
+    State(state): State<AppState>,
+    Path(collection): Path<String>,
+    Caller(who): Caller,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let rules = rules_for(&state, &collection, &who, true).await?;
+    if !rules.create.admits(&who) {
+        return Err(forbid(&rules.create, "create"));
+    }
+    let owner = create_owner(&who, body.owner)?;
+    let data = object(body.data)?;
+    let id = body.id.unwrap_or_else(Uuid::new_v4);
+    let doc = store::insert_document(&state.pool, &collection, id, &data, owner.as_deref())
+        .await
+        .map_err(|e| match e {
+            store::StoreError::Conflict => ApiError::Conflict(format!("document {id} already exists")),
+            e => e.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(doc)))
+}
+
+/// Reads a document.
+pub async fn get(
+    State(state): State<AppState>,
+    Path((collection, id)): Path<(String, String)>,
+    Caller(who): Caller,
+) -> Result<Json<Document>, ApiError> {
+    let rules = rules_for(&state, &collection, &who, false).await?;
+    let id = parse_id(&id)?;
+    if !rules.read.admits(&who) {
+        return Err(forbid(&rules.read, "read"));
+    }
+    let doc = store::get_document(&state.pool, &collection, id).await.map_err(not_found)?;
+    if !rules.read.allows(&who, doc.owner.as_deref()) {
+        return Err(ApiError::NotFound("document not found".into()));
+    }
+    Ok(Json(doc))
+}
+
+fn not_found(e: store::StoreError) -> ApiError {
+    match e {
+        store::StoreError::NotFound => ApiError::NotFound("document not found".into()),
+        e => e.into(),
+    }
+}
+
+/// Applies a merge patch (or a replacement) inside a transaction.
+#[allow(clippy::too_many_arguments)]
+async fn write(
+    tx: &mut Transaction<'_, Postgres>,
+    rules: &CollectionRules,
+    who: &Identity,
+    collection: &str,
+    id: Uuid,
+    data: Value,
+    merge: bool,
+    expected: Option<i64>,
+) -> Result<Document, ApiError> {
+    let data = object(data)?;
+    let doc = store::lock_document(&mut **tx, collection, id).await.map_err(not_found)?;
+    check_doc(rules, Op::Update, who, &doc)?;
+    check_version(&doc, expected)?;
+    let new = if merge {
+        let mut d = doc.data.clone();
+        store::merge_patch(&mut d, &data);
+        d
+    } else {
+        data
+    };
+    Ok(store::update_document(&mut **tx, collection, id, &new).await.map_err(not_found)?)
+}
+
+async fn write_one(
+    state: AppState,
+    collection: String,
+    id: String,
+    who: Identity,
+    headers: HeaderMap,
+    data: Value,
+    merge: bool,
+) -> Result<Json<Document>, ApiError> {
+    let rules = rules_for(&state, &collection, &who, false).await?;
+    let id = parse_id(&id)?;
+    let expected = if_match(&headers)?;
+    let mut tx = state.pool.begin().await?;
+    let doc = write(&mut tx, &rules, &who, &collection, id, data, merge, expected).await?;
+    tx.commit().await?;
+    Ok(Json(doc))
+}
+
+/// Merges a patch into a document.
+pub async fn patch(
+    State(state): State<AppState>,
+    Path((collection, id)): Path<(String, String)>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<WriteBody>,
+) -> Result<Json<Document>, ApiError> {
+    write_one(state, collection, id, who, headers, body.data, true).await
+}
+
+/// Replaces a document's data.
+pub async fn replace(
+    State(state): State<AppState>,
+    Path((collection, id)): Path<(String, String)>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<WriteBody>,
+) -> Result<Json<Document>, ApiError> {
+    write_one(state, collection, id, who, headers, body.data, false).await
+}
+
+async fn remove(
+    tx: &mut Transaction<'_, Postgres>,
+    rules: &CollectionRules,
+    who: &Identity,
+    collection: &str,
+    id: Uuid,
+    expected: Option<i64>,
+) -> Result<(), ApiError> {
+    let doc = store::lock_document(&mut **tx, collection, id).await.map_err(not_found)?;
+    check_doc(rules, Op::Delete, who, &doc)?;
+    check_version(&doc, expected)?;
+    store::delete_document(&mut **tx, collection, id).await.map_err(not_found)
+}
+
+/// Deletes a document.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((collection, id)): Path<(String, String)>,
+    Caller(who): Caller,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let rules = rules_for(&state, &collection, &who, false).await?;
+    let id = parse_id(&id)?;
+    let expected = if_match(&headers)?;
+    let mut tx = state.pool.begin().await?;
+    remove(&mut tx, &rules, &who, &collection, id, expected).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Parsed list parameters.
+pub struct ListParams {
+    /// Filter.
+    pub filter: Filter,
+    /// Order.
+    pub sort: Sort,
+    /// Page size.
+    pub limit: i64,
+    /// Cursor.
+    pub after: Option<Cursor>,
+}
+
+/// Splits a query string into filter, sort, limit and cursor.
+pub fn list_params(query: Option<&str>) -> Result<ListParams, ApiError> {
+    let mut pairs = Vec::new();
+    let (mut sort, mut limit, mut after) = (None, None, None);
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*k {
+            "sort" => sort = Some(v.into_owned()),
+            "limit" => limit = Some(v.into_owned()),
+            "after" => after = Some(v.into_owned()),
+            _ => pairs.push((k.into_owned(), v.into_owned())),
+        }
+    }
+    let limit = match limit {
+        None => 100,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => return Err(ApiError::BadRequest(format!("invalid limit {l:?}: expected 1 to 1000"))),
+        },
+    };
+    let filter = Filter::parse_query(&pairs)?;
+    let sort = Sort::parse(sort.as_deref())?;
+    let after = after.map(|a| Cursor::parse(&a, &sort)).transpose()?;
+    Ok(ListParams { filter, sort, limit, after })
+}
+
+/// Whose documents a reader may list: None for all, Some(sub) under an owner rule.
+pub fn owner_scope<'a>(rules: &CollectionRules, who: &'a Identity) -> Result<Option<&'a str>, ApiError> {
+    if !rules.read.admits(who) {
+        return Err(forbid(&rules.read, "read"));
+    }
+    Ok(match (&rules.read, who) {
+        (Rule::Owner, Identity::User { sub, .. }) => Some(sub),
+        _ => None,
+    })
+}
+
+/// Lists documents with filters and keyset pagination.
+pub async fn list(
+    State(state): State<AppState>,
+    Path(collection): Path<String>,
+    Caller(who): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let rules = rules_for(&state, &collection, &who, false).await?;
+    let p = list_params(query.as_deref())?;
+    let scope = owner_scope(&rules, &who)?;
+    let mut q = build_list_query(&collection, &p.filter, &p.sort, p.after.as_ref(), scope, p.limit + 1);
+    let rows = q.build().fetch_all(&state.pool).await?;
+    let mut docs = Vec::with_capacity(rows.len());
+    let mut next = None;
+    for (i, row) in rows.iter().enumerate() {
+        use sqlx::{FromRow, Row};
+        if i as i64 == p.limit {
+            break;
+        }
+        let doc = Document::from_row(row)?;
+        if i as i64 == p.limit - 1 && rows.len() as i64 > p.limit {
+            let keys: Value = row.try_get("sort_keys")?;
+            next = Some(Cursor::from_sort_keys(keys).encode());
+        }
+        docs.push(doc);
+    }
+    Ok(Json(json!({"documents": docs, "next": next})))
+}
+
+/// One batch operation.
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum BatchOp {
+    /// Create a document.
+    Create {
+        /// Data.
+        data: Value,
+        /// Optional id.
+        #[serde(default)]
+        id: Option<Uuid>,
+        /// Owner (service key only).
+        #[serde(default)]
+        owner: Option<String>,
+    },
+    /// Merge-patch a document.
+    Update {
+        /// Document id.
+        id: Uuid,
+        /// Patch.
+        data: Value,
+        /// Expected version.
+        #[serde(default)]
+        if_match: Option<i64>,
+    },
+    /// Replace a document's data.
+    Replace {
+        /// Document id.
+        id: Uuid,
+        /// New data.
+        data: Value,
+        /// Expected version.
+        #[serde(default)]
+        if_match: Option<i64>,
+    },
+    /// Delete a document.
+    Delete {
+        /// Document id.
+        id: Uuid,
+        /// Expected version.
+        #[serde(default)]
+        if_match: Option<i64>,
+    },
+}
+
+/// Batch body.
+#[derive(Deserialize)]
+pub struct BatchBody {
+    operations: Vec<BatchOp>,
+}
+
+fn at(i: usize, e: ApiError) -> ApiError {
+    let msg = format!("operations[{i}]: {e}");
+    match e {
+        ApiError::BadRequest(_) => ApiError::BadRequest(msg),
+        ApiError::Forbidden(_) => ApiError::Forbidden(msg),
+        ApiError::NotFound(_) => ApiError::NotFound(msg),
+        ApiError::Conflict(_) => ApiError::Conflict(msg),
+        ApiError::Unprocessable(_) => ApiError::Unprocessable(msg),
+        other => other,
+    }
+}
+
+/// Applies creates, updates and deletes in one transaction.
+pub async fn batch(
+    State(state): State<AppState>,
+    Path(collection): Path<String>,
+    Caller(who): Caller,
+    JsonBody(body): JsonBody<BatchBody>,
+) -> Result<Json<Value>, ApiError> {
+    if body.operations.len() > MAX_BATCH {
+        return Err(ApiError::Unprocessable(format!("at most {MAX_BATCH} operations per batch")));
+    }
+    let creates = body.operations.iter().any(|o| matches!(o, BatchOp::Create { .. }));
+    let rules = rules_for(&state, &collection, &who, creates).await?;
+    let mut tx = state.pool.begin().await?;
+    let mut results = Vec::with_capacity(body.operations.len());
+    for (i, op) in body.operations.into_iter().enumerate() {
+        let r = match op {
+            BatchOp::Create { data, id, owner } => {
+                if !rules.create.admits(&who) {
+                    return Err(at(i, forbid(&rules.create, "create")));
+                }
+                let owner = create_owner(&who, owner).map_err(|e| at(i, e))?;
+                let data = object(data).map_err(|e| at(i, e))?;
+                let id = id.unwrap_or_else(Uuid::new_v4);
+                let doc = store::insert_document(&mut *tx, &collection, id, &data, owner.as_deref())
+                    .await
+                    .map_err(|e| match e {
+                        store::StoreError::Conflict => at(i, ApiError::Conflict(format!("document {id} already exists"))),
+                        e => e.into(),
+                    })?;
+                json!(doc)
+            }
+            BatchOp::Update { id, data, if_match } => {
+                json!(write(&mut tx, &rules, &who, &collection, id, data, true, if_match).await.map_err(|e| at(i, e))?)
+            }
+            BatchOp::Replace { id, data, if_match } => {
+                json!(write(&mut tx, &rules, &who, &collection, id, data, false, if_match).await.map_err(|e| at(i, e))?)
+            }
+            BatchOp::Delete { id, if_match } => {
+                remove(&mut tx, &rules, &who, &collection, id, if_match).await.map_err(|e| at(i, e))?;
+                json!({"id": id, "deleted": true})
+            }
+        };
+        results.push(r);
+    }
+    tx.commit().await?;
+    Ok(Json(json!({ "results": results })))
+}

@@ -1,0 +1,110 @@
+//! `ApiError`: every REST failure, mapped once to a status and a JSON body.
+
+use crate::auth::AuthError;
+use crate::matcher::FilterError;
+use crate::store::StoreError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// A REST error as the client sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 invalid_request.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 400 invalid_filter.
+    #[error("{0}")]
+    InvalidFilter(#[from] FilterError),
+    /// 401 unauthorized.
+    #[error("{0}")]
+    Unauthorized(#[from] AuthError),
+    /// 403 forbidden.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404 not_found.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409 conflict.
+    #[error("{0}")]
+    Conflict(String),
+    /// 412 precondition_failed.
+    #[error("version is {current}, If-Match asked for {expected}")]
+    Precondition {
+        /// The current version.
+        current: i64,
+        /// The version the client expected.
+        expected: i64,
+    },
+    /// 413 payload_too_large.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415 unsupported_media_type.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422 unprocessable.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 503 unavailable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500 internal (details are logged, not returned).
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::InvalidFilter(_) => (StatusCode::BAD_REQUEST, "invalid_filter"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Precondition { .. } => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// The `{"error":{…}}` response for a status, code and message.
+    pub fn body(status: StatusCode, code: &str, message: &str) -> Response {
+        (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("not found".into()),
+            StoreError::Conflict => ApiError::Conflict("already exists".into()),
+            StoreError::Db(e) => match e {
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                    ApiError::Unavailable("database unavailable".into())
+                }
+                other => ApiError::Internal(other.to_string()),
+            },
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Db(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        ApiError::body(status, code, &self.to_string())
+    }
+}

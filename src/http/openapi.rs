@@ -1,0 +1,93 @@
+//! The OpenAPI document, kept in step with the router by a test.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Every documented route as (method, path).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/v1/collections"),
+    ("get", "/v1/collections/{collection}"),
+    ("put", "/v1/collections/{collection}"),
+    ("delete", "/v1/collections/{collection}"),
+    ("get", "/v1/collections/{collection}/documents"),
+    ("post", "/v1/collections/{collection}/documents"),
+    ("get", "/v1/collections/{collection}/documents/{id}"),
+    ("patch", "/v1/collections/{collection}/documents/{id}"),
+    ("put", "/v1/collections/{collection}/documents/{id}"),
+    ("delete", "/v1/collections/{collection}/documents/{id}"),
+    ("post", "/v1/collections/{collection}/batch"),
+    ("get", "/v1/rooms"),
+    ("post", "/v1/rooms/{room}/broadcast"),
+    ("post", "/v1/users/{sub}/messages"),
+    ("post", "/v1/broadcast"),
+    ("get", "/v1/room-rules"),
+    ("put", "/v1/room-rules"),
+    ("get", "/realtime"),
+    ("get", "/realtime/sse"),
+];
+
+fn summary(method: &str, path: &str) -> &'static str {
+    match (method, path) {
+        ("get", "/healthz") => "Liveness",
+        ("get", "/readyz") => "Readiness (database reachable)",
+        ("get", "/metrics") => "Prometheus metrics",
+        ("get", "/v1/openapi.json") => "This document",
+        ("get", "/v1/collections") => "List collections (service key)",
+        ("get", "/v1/collections/{collection}") => "Get a collection (service key)",
+        ("put", "/v1/collections/{collection}") => "Create or configure a collection (service key)",
+        ("delete", "/v1/collections/{collection}") => "Delete a collection (service key)",
+        ("get", "/v1/collections/{collection}/documents") => "List documents (filters, sort, limit, after)",
+        ("post", "/v1/collections/{collection}/documents") => "Create a document",
+        ("get", "/v1/collections/{collection}/documents/{id}") => "Get a document",
+        ("patch", "/v1/collections/{collection}/documents/{id}") => "Merge-patch a document (If-Match)",
+        ("put", "/v1/collections/{collection}/documents/{id}") => "Replace a document (If-Match)",
+        ("delete", "/v1/collections/{collection}/documents/{id}") => "Delete a document (If-Match)",
+        ("post", "/v1/collections/{collection}/batch") => "Apply operations in one transaction",
+        ("get", "/v1/rooms") => "List rooms (service key)",
+        ("post", "/v1/rooms/{room}/broadcast") => "Broadcast to a room (service key)",
+        ("post", "/v1/users/{sub}/messages") => "Message every socket of a user (service key)",
+        ("post", "/v1/broadcast") => "Message every socket (service key)",
+        ("get", "/v1/room-rules") => "Get room rules (service key)",
+        ("put", "/v1/room-rules") => "Replace room rules (service key)",
+        ("get", "/realtime") => "WebSocket upgrade (docs/PROTOCOL.md)",
+        ("get", "/realtime/sse") => "Server-sent events (docs/PROTOCOL.md)",
+        _ => "",
+    }
+}
+
+/// Builds the OpenAPI 3.1 document.
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (method, path) in ROUTES {
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = json!({
+            "summary": summary(method, path),
+            "parameters": params,
+            "responses": {"default": {"description": "JSON body; errors are {\"error\":{\"code\",\"message\"}} (docs/API.md)"}}
+        });
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Eddy", "version": env!("CARGO_PKG_VERSION")},
+        "components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}
+        }},
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": paths
+    })
+}
+
+/// Serves the OpenAPI document.
+pub async fn openapi() -> Json<Value> {
+    Json(document())
+}

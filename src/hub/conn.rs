@@ -1,0 +1,98 @@
+//! The hub's handle on one realtime connection: a bounded outbound queue, a
+//! close switch and the connection's current identity.
+
+use crate::auth::Identity;
+use crate::protocol::close;
+use axum::extract::ws::Utf8Bytes;
+use parking_lot::RwLock;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, Notify};
+
+/// Connection id, unique per process.
+pub type ConnId = Arc<str>;
+
+/// Shared state of one connection; cheap to clone.
+#[derive(Clone)]
+pub struct ConnHandle(Arc<Inner>);
+
+struct Inner {
+    id: ConnId,
+    tx: mpsc::Sender<Utf8Bytes>,
+    close_code: AtomicU16,
+    closed: Notify,
+    identity: RwLock<Arc<Identity>>,
+}
+
+impl ConnHandle {
+    /// Creates a handle and the receiving end of its outbound queue.
+    pub fn new(identity: Identity, queue: usize) -> (ConnHandle, mpsc::Receiver<Utf8Bytes>) {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let id: ConnId = Arc::from(format!("c{}", uuid::Uuid::new_v4().simple()));
+        let inner = Inner {
+            id,
+            tx,
+            close_code: AtomicU16::new(0),
+            closed: Notify::new(),
+            identity: RwLock::new(Arc::new(identity)),
+        };
+        (ConnHandle(Arc::new(inner)), rx)
+    }
+
+    /// The connection id.
+    pub fn id(&self) -> &ConnId {
+        &self.0.id
+    }
+
+    /// The current identity.
+    pub fn identity(&self) -> Arc<Identity> {
+        self.0.identity.read().clone()
+    }
+
+    /// Replaces the identity (token refresh).
+    pub fn set_identity(&self, identity: Identity) {
+        *self.0.identity.write() = Arc::new(identity);
+    }
+
+    /// Queues a frame without waiting. A full queue closes the connection as a
+    /// slow consumer: dropping one frame would break exactly-once delivery.
+    pub fn send(&self, frame: Utf8Bytes) -> bool {
+        match self.0.tx.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(close::SLOW_CONSUMER);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks the connection to close with this code (the first request wins).
+    pub fn close(&self, code: u16) {
+        if self.0.close_code.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            self.0.closed.notify_one();
+        }
+    }
+
+    /// The close code requested, or 0.
+    pub fn close_code(&self) -> u16 {
+        self.0.close_code.load(Ordering::Acquire)
+    }
+
+    /// Resolves once a close has been requested.
+    pub async fn closing(&self) -> u16 {
+        loop {
+            let notified = self.0.closed.notified();
+            let code = self.close_code();
+            if code != 0 {
+                return code;
+            }
+            notified.await;
+        }
+    }
+
+    /// Whether two handles are the same connection.
+    pub fn same(&self, other: &ConnHandle) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}

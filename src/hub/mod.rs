@@ -1,0 +1,261 @@
+//! The hub owns subscriptions, rooms, presence and connections, and fans changes
+//! and broadcasts out to connection queues.
+//!
+//! It never awaits while holding a lock: delivery is a non-blocking `try_send`
+//! into each connection's bounded queue, and a full queue closes that connection
+//! (slow consumer) instead of growing memory.
+
+mod conn;
+mod rooms;
+mod subs;
+
+pub use conn::{ConnHandle, ConnId};
+pub use rooms::{room_allowed, RoomAction, RoomRule};
+pub use subs::{frame_for, EventCache, SubKey, Subscription};
+
+use crate::auth::{CollectionRules, Identity, KeyStore};
+use crate::protocol::{encode, ServerMsg};
+use crate::store::Change;
+use axum::extract::ws::Utf8Bytes;
+use parking_lot::RwLock;
+use rooms::{presence_frame, Room};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use subs::SubIndex;
+
+/// Shared realtime state of one server process.
+#[derive(Default)]
+pub struct Hub {
+    subs: RwLock<SubIndex>,
+    /// Highest seq dispatched; written only while `subs` is read-locked by
+    /// dispatch and read under the write lock by `try_subscribe`.
+    head: AtomicI64,
+    rooms: RwLock<HashMap<String, Room>>,
+    conns: RwLock<HashMap<ConnId, ConnHandle>>,
+    collections: RwLock<HashMap<String, Arc<CollectionRules>>>,
+    room_rules: RwLock<Arc<Vec<RoomRule>>>,
+}
+
+impl Hub {
+    /// An empty hub.
+    pub fn new() -> Arc<Hub> {
+        Arc::new(Hub::default())
+    }
+
+    // --- connections -------------------------------------------------------
+
+    /// Records an open connection.
+    pub fn add_conn(&self, conn: &ConnHandle) {
+        self.conns.write().insert(conn.id().clone(), conn.clone());
+        metrics::gauge!("eddy_connections").increment(1.0);
+    }
+
+    /// Forgets a connection (its subscriptions and rooms are removed by the session).
+    pub fn remove_conn(&self, conn: &ConnHandle) {
+        if self.conns.write().remove(conn.id()).is_some() {
+            metrics::gauge!("eddy_connections").decrement(1.0);
+        }
+    }
+
+    /// Open connections.
+    pub fn conn_count(&self) -> usize {
+        self.conns.read().len()
+    }
+
+    /// Closes connections authenticated with keys that are no longer active.
+    pub fn close_revoked(&self, keys: &KeyStore) {
+        for conn in self.conns.read().values() {
+            if let Some(id) = conn.identity().key_id() {
+                if !keys.is_active(id) {
+                    conn.close(crate::protocol::close::AUTH);
+                }
+            }
+        }
+    }
+
+    /// Sends a frame to every socket of a user; returns how many got it.
+    pub fn send_to_user(&self, sub: &str, frame: &Utf8Bytes) -> usize {
+        self.conns.read().values().filter(|c| c.identity().sub() == Some(sub)).filter(|c| c.send(frame.clone())).count()
+    }
+
+    /// Sends a frame to every socket; returns how many got it.
+    pub fn send_to_all(&self, frame: &Utf8Bytes) -> usize {
+        self.conns.read().values().filter(|c| c.send(frame.clone())).count()
+    }
+
+    /// Tells every socket the server is going away and asks it to close.
+    pub fn shutdown_all(&self) {
+        let frame = Utf8Bytes::from(encode(&ServerMsg::System { event: "shutdown" }, None));
+        for c in self.conns.read().values() {
+            c.send(frame.clone());
+            c.close(crate::protocol::close::SHUTDOWN);
+        }
+    }
+
+    // --- collections ---------------------------------------------------------
+
+    /// The cached rules of a collection.
+    pub fn rules(&self, collection: &str) -> Option<Arc<CollectionRules>> {
+        self.collections.read().get(collection).cloned()
+    }
+
+    /// Caches one collection's rules.
+    pub fn set_rules(&self, collection: &str, rules: CollectionRules) {
+        self.collections.write().insert(collection.to_owned(), Arc::new(rules));
+    }
+
+    /// Replaces the whole rules cache.
+    pub fn replace_rules(&self, all: Vec<(String, CollectionRules)>) {
+        *self.collections.write() = all.into_iter().map(|(n, r)| (n, Arc::new(r))).collect();
+    }
+
+    /// Drops a collection from the cache.
+    pub fn forget_collection(&self, collection: &str) {
+        self.collections.write().remove(collection);
+    }
+
+    /// Whether every collection of these changes is cached.
+    pub fn knows_collections(&self, changes: &[Change]) -> bool {
+        let cache = self.collections.read();
+        changes.iter().all(|c| cache.contains_key(&c.collection))
+    }
+
+    // --- subscriptions -------------------------------------------------------
+
+    /// The highest seq dispatched so far.
+    pub fn head(&self) -> i64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Sets the starting position (before any subscription exists).
+    pub fn set_head(&self, seq: i64) {
+        let _subs = self.subs.write();
+        self.head.fetch_max(seq, Ordering::AcqRel);
+    }
+
+    /// Registers a subscription live from `cursor`, if the hub has not yet
+    /// dispatched past it; otherwise returns the hub's head so the caller can
+    /// replay up to there from the log and try again.
+    pub fn try_subscribe(&self, mut sub: Subscription, cursor: i64) -> Result<SubKey, (Subscription, i64)> {
+        let mut subs = self.subs.write();
+        let head = self.head.load(Ordering::Acquire);
+        if head > cursor {
+            return Err((sub, head));
+        }
+        sub.start_after = cursor;
+        Ok(subs.insert(sub))
+    }
+
+    /// Removes a subscription.
+    pub fn unsubscribe(&self, collection: &str, key: SubKey) {
+        self.subs.write().remove(collection, key);
+    }
+
+    /// Number of live subscriptions.
+    pub fn subscription_count(&self) -> usize {
+        self.subs.read().len()
+    }
+
+    /// Delivers a batch of changes (in seq order) to matching subscriptions and
+    /// advances the head. Holding the read lock for the whole batch is what makes
+    /// `try_subscribe`'s head check atomic with delivery.
+    pub fn dispatch(&self, changes: &[Change]) {
+        let subs = self.subs.read();
+        let mut keys = Vec::new();
+        let mut delivered = 0u64;
+        let fallback = CollectionRules::service_only();
+        let collections = self.collections.read();
+        for change in changes {
+            let rules = collections.get(&change.collection).map(|r| &**r).unwrap_or(&fallback);
+            let mut cache = EventCache::default();
+            subs.for_each_candidate(change, &mut keys, |sub| {
+                if let Some(frame) = frame_for(change, rules, sub, &mut cache) {
+                    if sub.conn.send(frame) {
+                        delivered += 1;
+                    }
+                }
+            });
+        }
+        if let Some(last) = changes.last() {
+            self.head.fetch_max(last.seq, Ordering::AcqRel);
+        }
+        drop(collections);
+        drop(subs);
+        metrics::counter!("eddy_events_delivered_total").increment(delivered);
+        metrics::counter!("eddy_changes_read_total").increment(changes.len() as u64);
+    }
+
+    // --- rooms ---------------------------------------------------------------
+
+    /// Replaces the room rules.
+    pub fn set_room_rules(&self, rules: Vec<RoomRule>) {
+        *self.room_rules.write() = Arc::new(rules);
+    }
+
+    /// Whether `who` may do `action` in `room`.
+    pub fn room_allowed(&self, room: &str, who: &Identity, action: RoomAction) -> bool {
+        let rules = self.room_rules.read().clone();
+        room_allowed(&rules, room, who, action)
+    }
+
+    /// Adds the connection to a room; returns the member list; tells the others.
+    pub fn join(&self, room: &str, conn: &ConnHandle, state: Value) -> Value {
+        let mut rooms = self.rooms.write();
+        let r = rooms.entry(room.to_owned()).or_default();
+        let members = r.join(conn, state);
+        if let Some(view) = r.view_of(conn.id()) {
+            let frame = Utf8Bytes::from(presence_frame(room, Some((conn.id(), view)), None));
+            r.send(&frame, Some(conn.id()));
+        }
+        members
+    }
+
+    /// Replaces the connection's presence state; false when not a member.
+    pub fn set_presence(&self, room: &str, conn: &ConnHandle, state: Value) -> bool {
+        let mut rooms = self.rooms.write();
+        let Some(r) = rooms.get_mut(room) else { return false };
+        if !r.set_state(conn.id(), state) {
+            return false;
+        }
+        if let Some(view) = r.view_of(conn.id()) {
+            let frame = Utf8Bytes::from(presence_frame(room, Some((conn.id(), view)), None));
+            r.send(&frame, Some(conn.id()));
+        }
+        true
+    }
+
+    /// Removes the connection from a room; false when not a member.
+    pub fn leave(&self, room: &str, conn: &ConnId) -> bool {
+        let mut rooms = self.rooms.write();
+        let Some(r) = rooms.get_mut(room) else { return false };
+        let Some(view) = r.leave(conn) else { return false };
+        if r.is_empty() {
+            rooms.remove(room);
+        } else {
+            let frame = Utf8Bytes::from(presence_frame(room, None, Some((conn, view))));
+            r.send(&frame, None);
+        }
+        true
+    }
+
+    /// Whether the connection is in the room.
+    pub fn is_member(&self, room: &str, conn: &ConnId) -> bool {
+        self.rooms.read().get(room).is_some_and(|r| r.has(conn))
+    }
+
+    /// Sends a frame to a room's members (except `skip`); returns how many got it.
+    pub fn broadcast(&self, room: &str, frame: &Utf8Bytes, skip: Option<&ConnId>) -> usize {
+        let n = self.rooms.read().get(room).map_or(0, |r| r.send(frame, skip));
+        metrics::counter!("eddy_broadcasts_delivered_total").increment(n as u64);
+        n
+    }
+
+    /// Rooms and member counts.
+    pub fn room_list(&self) -> Vec<(String, usize)> {
+        let mut list: Vec<_> = self.rooms.read().iter().map(|(n, r)| (n.clone(), r.len())).collect();
+        list.sort();
+        list
+    }
+}

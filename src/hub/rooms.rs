@@ -1,0 +1,212 @@
+//! Rooms: membership, presence state and room access rules.
+
+use super::conn::{ConnHandle, ConnId};
+use crate::auth::{Identity, Rule};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a room rule governs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomAction {
+    /// Joining (and receiving).
+    Join,
+    /// Broadcasting.
+    Broadcast,
+}
+
+/// One ordered room rule.
+#[derive(Debug, Clone)]
+pub struct RoomRule {
+    /// Pattern with `*` and `{sub}`.
+    pub pattern: String,
+    /// Who may join.
+    pub join: Rule,
+    /// Who may broadcast.
+    pub broadcast: Rule,
+}
+
+impl RoomRule {
+    /// Whether the pattern matches this room for this identity.
+    pub fn matches(&self, room: &str, who: &Identity) -> bool {
+        let pattern = if self.pattern.contains("{sub}") {
+            match who.sub() {
+                Some(sub) => self.pattern.replace("{sub}", sub),
+                None => return false,
+            }
+        } else {
+            self.pattern.clone()
+        };
+        glob(pattern.as_bytes(), room.as_bytes())
+    }
+}
+
+/// Whether `who` may do `action` in `room` under `rules` (first match decides;
+/// no match: service keys only).
+pub fn room_allowed(rules: &[RoomRule], room: &str, who: &Identity, action: RoomAction) -> bool {
+    match rules.iter().find(|r| r.matches(room, who)) {
+        Some(r) => match action {
+            RoomAction::Join => r.join.admits(who),
+            RoomAction::Broadcast => r.broadcast.admits(who),
+        },
+        None => who.is_service(),
+    }
+}
+
+/// `*` matches any run of bytes; everything else is literal.
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == s[si] {
+            pi += 1;
+            si += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|b| *b == b'*')
+}
+
+struct Member {
+    conn: ConnHandle,
+    sub: Option<Arc<str>>,
+    state: Value,
+}
+
+impl Member {
+    fn view(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(sub) = &self.sub {
+            m.insert("sub".into(), Value::String(sub.to_string()));
+        }
+        m.insert("state".into(), self.state.clone());
+        Value::Object(m)
+    }
+}
+
+/// One room's members.
+#[derive(Default)]
+pub struct Room {
+    members: HashMap<ConnId, Member>,
+}
+
+impl Room {
+    /// Adds or replaces a member; returns the member list including it.
+    pub fn join(&mut self, conn: &ConnHandle, state: Value) -> Value {
+        let sub = conn.identity().sub().map(Arc::from);
+        self.members.insert(conn.id().clone(), Member { conn: conn.clone(), sub, state });
+        Value::Array(
+            self.members
+                .iter()
+                .map(|(id, m)| {
+                    let mut v = m.view();
+                    if let Value::Object(map) = &mut v {
+                        map.insert("connection".into(), Value::String(id.to_string()));
+                    }
+                    v
+                })
+                .collect(),
+        )
+    }
+
+    /// Replaces a member's state; false when not a member.
+    pub fn set_state(&mut self, conn: &ConnId, state: Value) -> bool {
+        match self.members.get_mut(conn) {
+            Some(m) => {
+                m.state = state;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes a member; returns its presence view.
+    pub fn leave(&mut self, conn: &ConnId) -> Option<Value> {
+        self.members.remove(conn).map(|m| m.view())
+    }
+
+    /// Whether the connection is a member.
+    pub fn has(&self, conn: &ConnId) -> bool {
+        self.members.contains_key(conn)
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the room is empty.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The presence view of a member.
+    pub fn view_of(&self, conn: &ConnId) -> Option<Value> {
+        self.members.get(conn).map(Member::view)
+    }
+
+    /// Sends a frame to every member except `skip`; returns how many got it.
+    pub fn send(&self, frame: &axum::extract::ws::Utf8Bytes, skip: Option<&ConnId>) -> usize {
+        self.members
+            .iter()
+            .filter(|(id, _)| Some(*id) != skip)
+            .filter(|(_, m)| m.conn.send(frame.clone()))
+            .count()
+    }
+}
+
+/// The `presence` diff frame.
+pub fn presence_frame(room: &str, joins: Option<(&ConnId, Value)>, leaves: Option<(&ConnId, Value)>) -> String {
+    let map = |e: Option<(&ConnId, Value)>| {
+        let mut m = Map::new();
+        if let Some((id, v)) = e {
+            m.insert(id.to_string(), v);
+        }
+        Value::Object(m)
+    };
+    json!({"type": "presence", "room": room, "joins": map(joins), "leaves": map(leaves)}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(sub: &str) -> Identity {
+        Identity::User { sub: Arc::from(sub), role: None, exp: i64::MAX }
+    }
+
+    #[test]
+    fn patterns() {
+        let rule = |p: &str| RoomRule { pattern: p.into(), join: Rule::Authenticated, broadcast: Rule::Service };
+        assert!(rule("*").matches("anything", &user("a")));
+        assert!(rule("chat-*").matches("chat-1", &user("a")));
+        assert!(!rule("chat-*").matches("chats", &user("a")));
+        assert!(rule("user:{sub}:*").matches("user:alice:inbox", &user("alice")));
+        assert!(!rule("user:{sub}:*").matches("user:alice:inbox", &user("bob")));
+        assert!(!rule("user:{sub}:*").matches("user:alice:inbox", &Identity::Public { key: None }));
+        assert!(rule("a*b*c").matches("axxbyyc", &user("a")));
+        assert!(!rule("a*b*c").matches("axxbyy", &user("a")));
+    }
+
+    #[test]
+    fn first_rule_decides_and_default_is_service_only() {
+        let rules = vec![
+            RoomRule { pattern: "admin:*".into(), join: Rule::Role("admin".into()), broadcast: Rule::Service },
+            RoomRule { pattern: "*".into(), join: Rule::Public, broadcast: Rule::Authenticated },
+        ];
+        let alice = user("alice");
+        assert!(!room_allowed(&rules, "admin:x", &alice, RoomAction::Join));
+        assert!(room_allowed(&rules, "lobby", &alice, RoomAction::Broadcast));
+        assert!(!room_allowed(&rules, "lobby", &Identity::Public { key: None }, RoomAction::Broadcast));
+        assert!(!room_allowed(&[], "lobby", &alice, RoomAction::Join));
+        assert!(room_allowed(&[], "lobby", &Identity::Service { key: None }, RoomAction::Join));
+    }
+}

@@ -1,0 +1,8 @@
+//! The `eddy` binary: parse the command line and hand over to the library.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = eddy::config::Cli::parse();
+    eddy::cli::run(cli)
+}

@@ -1,0 +1,173 @@
+//! The change log: reading by sequence number, snapshots, retention.
+
+use super::{Document, StoreError};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// What happened to a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOp {
+    /// Inserted.
+    Created,
+    /// Updated.
+    Updated,
+    /// Deleted.
+    Deleted,
+}
+
+impl ChangeOp {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeOp::Created => "created",
+            ChangeOp::Updated => "updated",
+            ChangeOp::Deleted => "deleted",
+        }
+    }
+}
+
+/// One committed change, in commit order by `seq`.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Position in the log; strictly increasing in commit order.
+    pub seq: i64,
+    /// Collection name.
+    pub collection: String,
+    /// Document id.
+    pub doc_id: Uuid,
+    /// Kind of change.
+    pub op: ChangeOp,
+    /// New data (created/updated).
+    pub data: Option<Value>,
+    /// Previous data (updated/deleted).
+    pub old_data: Option<Value>,
+    /// Owner after the change (for deletes: the owner it had).
+    pub owner: Option<String>,
+    /// Owner before the change (updated/deleted).
+    pub old_owner: Option<String>,
+    /// Version after the change.
+    pub version: i64,
+    /// Document creation time.
+    pub created_at: DateTime<Utc>,
+    /// Time of this write.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    seq: i64,
+    collection: String,
+    doc_id: Uuid,
+    op: String,
+    data: Option<Value>,
+    old_data: Option<Value>,
+    owner: Option<String>,
+    old_owner: Option<String>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<ChangeRow> for Change {
+    fn from(r: ChangeRow) -> Change {
+        let op = match r.op.as_str() {
+            "created" => ChangeOp::Created,
+            "deleted" => ChangeOp::Deleted,
+            _ => ChangeOp::Updated,
+        };
+        Change {
+            seq: r.seq,
+            collection: r.collection,
+            doc_id: r.doc_id,
+            op,
+            data: r.data,
+            old_data: r.old_data,
+            owner: r.owner,
+            old_owner: r.old_owner,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Changes with `after < seq <= upto`, optionally of one collection, in seq order.
+pub async fn changes_after(
+    db: impl PgExecutor<'_>,
+    after: i64,
+    upto: Option<i64>,
+    collection: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Change>, StoreError> {
+    let rows = sqlx::query_as::<_, ChangeRow>(
+        "SELECT seq, collection, doc_id, op, data, old_data, owner, old_owner, version, created_at, updated_at
+         FROM changes
+         WHERE seq > $1 AND ($2::bigint IS NULL OR seq <= $2) AND ($3::text IS NULL OR collection = $3)
+         ORDER BY seq LIMIT $4",
+    )
+    .bind(after)
+    .bind(upto)
+    .bind(collection)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Change::from).collect())
+}
+
+/// The highest committed seq (or the pruning watermark when the log is empty).
+pub async fn head_seq(db: impl PgExecutor<'_>) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT GREATEST((SELECT max(seq) FROM changes), (SELECT pruned_through FROM feed_state), 0)",
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+/// Changes with seq at or below this are gone; older cursors are expired.
+pub async fn pruned_through(db: impl PgExecutor<'_>) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT pruned_through FROM feed_state").fetch_one(db).await?)
+}
+
+/// Deletes changes older than `retention`; returns how many were removed.
+pub async fn prune(pool: &PgPool, retention: Duration) -> Result<u64, StoreError> {
+    let secs = retention.as_secs_f64();
+    let mut tx = pool.begin().await?;
+    let max: Option<i64> = sqlx::query_scalar(
+        "SELECT max(seq) FROM changes WHERE committed_at < clock_timestamp() - make_interval(secs => $1)",
+    )
+    .bind(secs)
+    .fetch_one(&mut *tx)
+    .await?;
+    let Some(max) = max else { return Ok(0) };
+    // Watermark first: a reader that sees it also sees the rows gone.
+    sqlx::query("UPDATE feed_state SET pruned_through = GREATEST(pruned_through, $1)")
+        .bind(max)
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query("DELETE FROM changes WHERE seq <= $1").bind(max).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+/// Runs a list query and reads the log position in one snapshot, so the documents
+/// reflect exactly the changes with seq <= the returned position.
+pub async fn snapshot(pool: &PgPool, mut query: QueryBuilder<'_, Postgres>) -> Result<(Vec<(Document, Value)>, i64), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let seq = head_seq(&mut *tx).await?;
+    let rows = query.build().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    let docs = rows
+        .into_iter()
+        .map(|row| {
+            use sqlx::{FromRow, Row};
+            let doc = Document::from_row(&row)?;
+            let keys: Value = row.try_get("sort_keys")?;
+            Ok((doc, keys))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((docs, seq))
+}

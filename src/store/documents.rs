@@ -1,0 +1,154 @@
+//! Document rows: insert, read, lock, update, delete.
+
+use super::StoreError;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// A stored document as clients see it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Document {
+    /// Document id.
+    pub id: Uuid,
+    /// Collection name.
+    pub collection: String,
+    /// The JSON object.
+    pub data: Value,
+    /// The creator's `sub`, if any.
+    pub owner: Option<String>,
+    /// Grows by one per write.
+    pub version: i64,
+    /// Creation time.
+    #[serde(serialize_with = "micros")]
+    pub created_at: DateTime<Utc>,
+    /// Last write time.
+    #[serde(serialize_with = "micros")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Serialises timestamps as RFC 3339 UTC with microseconds.
+pub(crate) fn micros<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
+}
+
+const COLUMNS: &str = "id, collection, data, owner, version, created_at, updated_at";
+
+/// Inserts a document; an existing id is a conflict.
+pub async fn insert_document(
+    db: impl PgExecutor<'_>,
+    collection: &str,
+    id: Uuid,
+    data: &Value,
+    owner: Option<&str>,
+) -> Result<Document, StoreError> {
+    sqlx::query_as::<_, Document>(&format!(
+        "INSERT INTO documents (id, collection, data, owner) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(collection)
+    .bind(data)
+    .bind(owner)
+    .fetch_one(db)
+    .await
+    .map_err(StoreError::classify)
+}
+
+/// Reads one document.
+pub async fn get_document(db: impl PgExecutor<'_>, collection: &str, id: Uuid) -> Result<Document, StoreError> {
+    sqlx::query_as::<_, Document>(&format!("SELECT {COLUMNS} FROM documents WHERE collection = $1 AND id = $2"))
+        .bind(collection)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Reads one document and locks it for the rest of the transaction.
+pub async fn lock_document(db: impl PgExecutor<'_>, collection: &str, id: Uuid) -> Result<Document, StoreError> {
+    sqlx::query_as::<_, Document>(&format!(
+        "SELECT {COLUMNS} FROM documents WHERE collection = $1 AND id = $2 FOR UPDATE"
+    ))
+    .bind(collection)
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Replaces a document's data; the trigger bumps version and updated_at.
+pub async fn update_document(
+    db: impl PgExecutor<'_>,
+    collection: &str,
+    id: Uuid,
+    data: &Value,
+) -> Result<Document, StoreError> {
+    sqlx::query_as::<_, Document>(&format!(
+        "UPDATE documents SET data = $3 WHERE collection = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(collection)
+    .bind(id)
+    .bind(data)
+    .fetch_optional(db)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Deletes a document.
+pub async fn delete_document(db: impl PgExecutor<'_>, collection: &str, id: Uuid) -> Result<(), StoreError> {
+    let done = sqlx::query("DELETE FROM documents WHERE collection = $1 AND id = $2")
+        .bind(collection)
+        .bind(id)
+        .execute(db)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Applies an RFC 7396 JSON merge patch to `target`.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = target {
+        for (k, v) in patch {
+            if v.is_null() {
+                map.remove(k);
+            } else {
+                merge_patch(map.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_patch;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc7396_examples() {
+        let cases = [
+            (json!({"a":"b"}), json!({"a":"c"}), json!({"a":"c"})),
+            (json!({"a":"b"}), json!({"b":"c"}), json!({"a":"b","b":"c"})),
+            (json!({"a":"b"}), json!({"a":null}), json!({})),
+            (json!({"a":"b","b":"c"}), json!({"a":null}), json!({"b":"c"})),
+            (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
+            (json!({"a":{"b":"c"}}), json!({"a":{"b":"d","c":null}}), json!({"a":{"b":"d"}})),
+            (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
+            (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
+            (json!({}), json!({"a":{"bb":{"ccc":null}}}), json!({"a":{"bb":{}}})),
+        ];
+        for (mut target, patch, want) in cases {
+            merge_patch(&mut target, &patch);
+            assert_eq!(target, want);
+        }
+    }
+}

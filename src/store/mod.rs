@@ -1,0 +1,97 @@
+//! All SQL lives here. Functions take an executor (pool or transaction) so that
+//! callers decide transaction boundaries; nothing here knows about HTTP or sockets.
+
+mod changes;
+mod collections;
+mod documents;
+mod keys;
+mod rooms;
+
+pub use changes::{changes_after, head_seq, prune, pruned_through, snapshot, Change, ChangeOp};
+pub use collections::{collection_rules, delete_collection, get_collection, list_collections, load_collections, put_collection, CollectionInfo};
+pub use documents::{delete_document, get_document, insert_document, lock_document, merge_patch, update_document, Document};
+pub use keys::{active_keys, create_key, list_keys, revoke_key, KeyInfo};
+pub use rooms::{load_room_rules, put_room_rules, RoomRuleRow};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Channel that wakes feeds when changes commit.
+pub const CHANGES_CHANNEL: &str = "eddy_changes";
+/// Channel that tells servers to reload keys, collections or room rules.
+pub const CONFIG_CHANNEL: &str = "eddy_config";
+
+/// Errors from the store, mapped to client errors at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique key already exists.
+    #[error("already exists")]
+    Conflict,
+    /// The database failed or is unreachable.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Turns unique violations into `Conflict`.
+    pub fn classify(e: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &e {
+            if db.code().as_deref() == Some("23505") {
+                return StoreError::Conflict;
+            }
+        }
+        StoreError::Db(e)
+    }
+}
+
+/// Connects a pool, creating the database first if it does not exist.
+pub async fn connect(url: &str, max: u32) -> anyhow::Result<PgPool> {
+    let opts = PgConnectOptions::from_str(url)?.log_statements(tracing::log::LevelFilter::Trace);
+    create_database_if_missing(&opts).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(opts)
+        .await?;
+    Ok(pool)
+}
+
+async fn create_database_if_missing(opts: &PgConnectOptions) -> anyhow::Result<()> {
+    let Some(name) = opts.get_database().map(str::to_owned) else { return Ok(()) };
+    let admin = opts.clone().database("postgres");
+    let mut conn = match admin.connect().await {
+        Ok(c) => c,
+        // No rights on `postgres`: assume the database exists; connecting will tell.
+        Err(_) => return Ok(()),
+    };
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        if let Err(e) = sqlx::query(&format!("CREATE DATABASE {quoted}")).execute(&mut conn).await {
+            // Another process may have created it at the same time.
+            tracing::debug!(error = %e, "create database");
+        }
+    }
+    Ok(())
+}
+
+/// Applies the migrations under `migrations/`.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    // Serialise concurrent starts of several servers on one database.
+    sqlx::migrate!("./migrations").run(pool).await?;
+    Ok(())
+}
+
+/// Sends a reload hint to every server on this database.
+pub async fn notify_config(pool: &PgPool, what: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)").bind(CONFIG_CHANNEL).bind(what).execute(pool).await?;
+    Ok(())
+}
