@@ -38,7 +38,9 @@ pub struct AppState {
 
 fn metrics_handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok()).clone()
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .clone()
 }
 
 /// Builds the JWT verifier from settings, if JWTs are configured.
@@ -69,14 +71,23 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
     store::migrate(&pool).await.context("applying migrations")?;
     let mut bootstrap = Vec::new();
     if let Some(k) = &config.service_key {
-        anyhow::ensure!(k.starts_with("eddy_sk_") && k.len() >= 24, "EDDY_SERVICE_KEY must start with eddy_sk_ and be at least 24 characters");
+        anyhow::ensure!(
+            k.starts_with("eddy_sk_") && k.len() >= 24,
+            "EDDY_SERVICE_KEY must start with eddy_sk_ and be at least 24 characters"
+        );
         bootstrap.push((KeyKind::Service, k.clone()));
     }
     if let Some(k) = &config.public_key {
-        anyhow::ensure!(k.starts_with("eddy_pk_") && k.len() >= 24, "EDDY_PUBLIC_KEY must start with eddy_pk_ and be at least 24 characters");
+        anyhow::ensure!(
+            k.starts_with("eddy_pk_") && k.len() >= 24,
+            "EDDY_PUBLIC_KEY must start with eddy_pk_ and be at least 24 characters"
+        );
         bootstrap.push((KeyKind::Public, k.clone()));
     }
-    let auth = Arc::new(Authenticator::new(KeyStore::new(&bootstrap), jwt_verifier(&config.jwt)?));
+    let auth = Arc::new(Authenticator::new(
+        KeyStore::new(&bootstrap),
+        jwt_verifier(&config.jwt)?,
+    ));
     let config_slots = config.max_connections;
     let hub = Hub::new();
     feed::reload(&pool, &hub, &auth, "all").await;
@@ -104,7 +115,12 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         cfg.poll_interval,
         state.shutdown.clone(),
     ));
-    let prune_task = tokio::spawn(feed::prune_loop(state.pool.clone(), cfg.retention, cfg.prune_interval, state.shutdown.clone()));
+    let prune_task = tokio::spawn(feed::prune_loop(
+        state.pool.clone(),
+        cfg.retention,
+        cfg.prune_interval,
+        state.shutdown.clone(),
+    ));
 
     let app = http::router(state.clone());
     let handle = axum_server::Handle::new();
@@ -119,8 +135,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down");
+        // Sessions see this, send the shutdown notice and close with 1001.
         shutdown_state.shutdown.cancel();
-        shutdown_state.hub.shutdown_all();
         shutdown_handle.graceful_shutdown(Some(shutdown_state.config.shutdown_grace));
     });
 
@@ -132,18 +148,29 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
                 .await
                 .context("loading TLS certificate and key")?;
             let mut server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
-            server.http_builder().http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(cfg.request_timeout);
+            server
+                .http_builder()
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(cfg.request_timeout);
             server.serve(service).await?;
         }
         _ => {
             let mut server = axum_server::from_tcp(listener).handle(handle);
-            server.http_builder().http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(cfg.request_timeout);
+            server
+                .http_builder()
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(cfg.request_timeout);
             server.serve(service).await?;
         }
     }
     state.shutdown.cancel();
     state.tracker.close();
-    if tokio::time::timeout(cfg.shutdown_grace, state.tracker.wait()).await.is_err() {
+    if tokio::time::timeout(cfg.shutdown_grace, state.tracker.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("sessions still open after the shutdown grace period");
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), feed_task).await;

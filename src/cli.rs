@@ -27,7 +27,10 @@ pub fn run(cli: Cli) -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -47,7 +50,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             store::migrate(&pool).await?;
             match action {
                 KeysAction::Create { kind, name } => {
-                    let kind = KeyKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("--kind must be service or public"))?;
+                    let kind =
+                        KeyKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("--kind must be service or public"))?;
                     let key = generate_key(kind);
                     let id = store::create_key(&pool, kind, &name, &key).await?;
                     store::notify_config(&pool, "keys").await?;
@@ -60,7 +64,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 KeysAction::Revoke { id } => {
-                    store::revoke_key(&pool, id).await.map_err(|e| anyhow::anyhow!("revoke {id}: {e}"))?;
+                    store::revoke_key(&pool, id)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("revoke {id}: {e}"))?;
                     store::notify_config(&pool, "keys").await?;
                     println!("revoked {id}");
                 }
@@ -68,7 +74,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(t) => {
-            let secret = t.jwt.jwt_secret.as_deref().ok_or_else(|| anyhow::anyhow!("set EDDY_JWT_SECRET or --jwt-secret"))?;
+            let secret = t
+                .jwt
+                .jwt_secret
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!("set EDDY_JWT_SECRET or --jwt-secret"))?;
             let exp = chrono::Utc::now().timestamp() + i64::try_from(t.ttl.as_secs())?;
             let token = crate::auth::mint_hs256(
                 secret,

@@ -59,10 +59,15 @@ pub enum KeysAction {
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// PostgreSQL URL. The database is created if it does not exist.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/eddy")]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/eddy"
+    )]
     pub database_url: String,
     /// Maximum pooled connections.
-    #[arg(long, env = "EDDY_DB_POOL_SIZE", default_value_t = 16)]
+    #[arg(long, global = true, env = "EDDY_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
 }
 
@@ -137,7 +142,11 @@ pub struct ServeArgs {
     #[arg(long, env = "EDDY_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
     /// Default rules of new collections, e.g. `read=owner,create=authenticated,update=owner,delete=owner`.
-    #[arg(long, env = "EDDY_DEFAULT_RULES", default_value = "read=owner,create=authenticated,update=owner,delete=owner")]
+    #[arg(
+        long,
+        env = "EDDY_DEFAULT_RULES",
+        default_value = "read=owner,create=authenticated,update=owner,delete=owner"
+    )]
     pub default_rules: String,
     /// Let non-service identities create collections by writing to them.
     #[arg(long, env = "EDDY_AUTO_CREATE_COLLECTIONS", default_value_t = false)]

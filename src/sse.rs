@@ -31,7 +31,11 @@ fn to_event(frame: &str) -> Event {
 }
 
 /// `GET /realtime/sse`.
-pub async fn stream(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     match start(state, headers, q).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -44,19 +48,30 @@ async fn start(state: AppState, headers: HeaderMap, q: HashMap<String, String>) 
     }
     let who = crate::ws::handshake_identity(&state, &headers, &q)?
         .ok_or(ApiError::Unauthorized(crate::auth::AuthError::Missing))?;
-    let collection = q.get("collection").cloned().ok_or_else(|| ApiError::BadRequest("collection is required".into()))?;
+    let collection = q
+        .get("collection")
+        .cloned()
+        .ok_or_else(|| ApiError::BadRequest("collection is required".into()))?;
     let rules = documents_rules(&state, &collection, &who).await?;
     let scope = owner_scope(&rules, &who)?.map(str::to_owned);
     let filter = match q.get("filters") {
         Some(f) => {
-            let v: Value = serde_json::from_str(f).map_err(|e| ApiError::BadRequest(format!("filters must be JSON: {e}")))?;
+            let v: Value =
+                serde_json::from_str(f).map_err(|e| ApiError::BadRequest(format!("filters must be JSON: {e}")))?;
             Filter::from_json(&v)?
         }
         None => Filter::from_json(&Value::Null)?,
     };
-    let last_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let since = match last_id.or_else(|| q.get("since").cloned()) {
-        Some(s) => Some(s.trim().parse::<i64>().map_err(|_| ApiError::BadRequest("since/Last-Event-ID must be a seq".into()))?),
+        Some(s) => Some(
+            s.trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::BadRequest("since/Last-Event-ID must be a seq".into()))?,
+        ),
         None => None,
     };
     let snapshot = since.is_none() && q.get("snapshot").is_some_and(|v| v == "true" || v == "1");
@@ -84,7 +99,12 @@ async fn start(state: AppState, headers: HeaderMap, q: HashMap<String, String>) 
         let truncated = docs.len() > 100;
         let documents: Vec<_> = docs.into_iter().take(100).map(|(d, _)| d).collect();
         let body = json!({"type": "snapshot", "subscription": "sse", "collection": collection, "documents": documents, "seq": seq, "truncated": truncated});
-        let _ = out.try_send(Event::default().event("snapshot").id(seq.to_string()).data(body.to_string()));
+        let _ = out.try_send(
+            Event::default()
+                .event("snapshot")
+                .id(seq.to_string())
+                .data(body.to_string()),
+        );
         cursor = seq;
     }
     let (conn, rx) = ConnHandle::new(who, state.config.outbound_queue);
@@ -98,12 +118,27 @@ async fn start(state: AppState, headers: HeaderMap, q: HashMap<String, String>) 
 }
 
 fn respond(rx: mpsc::Receiver<Event>, state: &AppState) -> Response {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx)) });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(state.config.heartbeat_interval).text("keepalive")).into_response()
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
+    });
+    Sse::new(stream)
+        .keep_alive(
+            KeepAlive::new()
+                .interval(state.config.heartbeat_interval)
+                .text("keepalive"),
+        )
+        .into_response()
 }
 
 /// Replays up to the hub's head, goes live, then forwards frames until the client leaves.
-async fn pump(state: AppState, mut sub: Subscription, mut cursor: i64, mut rx: mpsc::Receiver<Utf8Bytes>, out: mpsc::Sender<Event>, conn: ConnHandle) {
+async fn pump(
+    state: AppState,
+    mut sub: Subscription,
+    mut cursor: i64,
+    mut rx: mpsc::Receiver<Utf8Bytes>,
+    out: mpsc::Sender<Event>,
+    conn: ConnHandle,
+) {
     let collection = sub.collection.clone();
     let key = loop {
         match state.hub.try_subscribe(sub, cursor) {
@@ -112,10 +147,15 @@ async fn pump(state: AppState, mut sub: Subscription, mut cursor: i64, mut rx: m
                 sub = s;
                 let mut from = cursor;
                 loop {
-                    let Ok(batch) = store::changes_after(&state.pool, from, Some(head), Some(&sub.collection), 1000).await else {
+                    let Ok(batch) =
+                        store::changes_after(&state.pool, from, Some(head), Some(&sub.collection), 1000).await
+                    else {
                         return;
                     };
-                    let rules = state.hub.rules(&sub.collection).unwrap_or_else(|| std::sync::Arc::new(crate::auth::CollectionRules::service_only()));
+                    let rules = state
+                        .hub
+                        .rules(&sub.collection)
+                        .unwrap_or_else(|| std::sync::Arc::new(crate::auth::CollectionRules::service_only()));
                     for c in &batch {
                         if let Some(frame) = frame_for(c, &rules, &sub, &mut EventCache::default()) {
                             if out.send(to_event(&frame)).await.is_err() {

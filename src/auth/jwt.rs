@@ -59,7 +59,11 @@ impl JwtVerifier {
             (other, _, _) => {
                 return Err(JwtError::Config(format!(
                     "algorithm {other} needs {}",
-                    if other == "HS256" { "--jwt-secret" } else { "--jwt-public-key-file (RS256 or ES256)" }
+                    if other == "HS256" {
+                        "--jwt-secret"
+                    } else {
+                        "--jwt-public-key-file (RS256 or ES256)"
+                    }
                 )))
             }
         };
@@ -91,7 +95,11 @@ impl JwtVerifier {
         if c.sub.is_empty() {
             return Err(JwtError::Invalid("empty sub".into()));
         }
-        Ok(Identity::User { sub: Arc::from(c.sub), role: c.role.map(Arc::from), exp: c.exp })
+        Ok(Identity::User {
+            sub: Arc::from(c.sub),
+            role: c.role.map(Arc::from),
+            exp: c.exp,
+        })
     }
 }
 
@@ -111,8 +119,12 @@ pub fn mint_hs256(
         iss: issuer.map(str::to_owned),
         aud: audience.map(str::to_owned),
     };
-    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
-        .map_err(|e| JwtError::Config(e.to_string()))
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| JwtError::Config(e.to_string()))
 }
 
 #[cfg(test)]

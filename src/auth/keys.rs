@@ -74,7 +74,10 @@ impl KeyStore {
             .iter()
             .map(|(kind, key)| (hash_key(key), Entry { id: None, kind: *kind }))
             .collect::<HashMap<_, _>>();
-        Self { by_hash: RwLock::new(bootstrap.clone()), bootstrap }
+        Self {
+            by_hash: RwLock::new(bootstrap.clone()),
+            bootstrap,
+        }
     }
 
     /// Replaces the cached keys with the active ones from the database.

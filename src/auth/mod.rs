@@ -82,8 +82,16 @@ impl Identity {
     /// The client-facing JSON view.
     pub fn view(&self) -> IdentityView<'_> {
         match self {
-            Identity::Service { .. } => IdentityView { kind: "service", sub: None, role: None },
-            Identity::Public { .. } => IdentityView { kind: "public", sub: None, role: None },
+            Identity::Service { .. } => IdentityView {
+                kind: "service",
+                sub: None,
+                role: None,
+            },
+            Identity::Public { .. } => IdentityView {
+                kind: "public",
+                sub: None,
+                role: None,
+            },
             Identity::User { sub, role, .. } => IdentityView {
                 kind: "user",
                 sub: Some(sub),

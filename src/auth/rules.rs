@@ -141,7 +141,12 @@ impl CollectionRules {
 
     /// Every operation restricted to service keys.
     pub fn service_only() -> CollectionRules {
-        CollectionRules { read: Rule::Service, create: Rule::Service, update: Rule::Service, delete: Rule::Service }
+        CollectionRules {
+            read: Rule::Service,
+            create: Rule::Service,
+            update: Rule::Service,
+            delete: Rule::Service,
+        }
     }
 }
 
@@ -151,7 +156,11 @@ mod tests {
     use std::sync::Arc;
 
     fn user(sub: &str, role: Option<&str>) -> Identity {
-        Identity::User { sub: Arc::from(sub), role: role.map(Arc::from), exp: i64::MAX }
+        Identity::User {
+            sub: Arc::from(sub),
+            role: role.map(Arc::from),
+            exp: i64::MAX,
+        }
     }
 
     #[test]

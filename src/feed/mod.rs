@@ -89,7 +89,9 @@ async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 async fn catch_up(pool: &PgPool, hub: &Hub, last: &mut i64) -> Result<(), store::StoreError> {
     loop {
         let batch = store::changes_after(pool, *last, None, None, BATCH).await?;
-        let Some(end) = batch.last().map(|c| c.seq) else { return Ok(()) };
+        let Some(end) = batch.last().map(|c| c.seq) else {
+            return Ok(());
+        };
         if !hub.knows_collections(&batch) {
             hub.replace_rules(store::load_collections(pool).await?);
         }
@@ -132,7 +134,11 @@ pub async fn reload(pool: &PgPool, hub: &Hub, auth: &Authenticator, what: &str) 
 pub fn room_rules(rows: Vec<store::RoomRuleRow>) -> Vec<RoomRule> {
     rows.into_iter()
         .filter_map(|r| match (Rule::parse(&r.join), Rule::parse(&r.broadcast)) {
-            (Ok(join), Ok(broadcast)) => Some(RoomRule { pattern: r.pattern, join, broadcast }),
+            (Ok(join), Ok(broadcast)) => Some(RoomRule {
+                pattern: r.pattern,
+                join,
+                broadcast,
+            }),
             _ => {
                 tracing::warn!(pattern = %r.pattern, "skipping unparsable room rule");
                 None

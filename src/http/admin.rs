@@ -23,7 +23,9 @@ fn require_service(who: &Identity) -> Result<(), ApiError> {
 /// Lists collections with document counts.
 pub async fn list_collections(State(state): State<AppState>, Caller(who): Caller) -> Result<Json<Value>, ApiError> {
     require_service(&who)?;
-    Ok(Json(json!({"collections": store::list_collections(&state.pool).await?})))
+    Ok(Json(
+        json!({"collections": store::list_collections(&state.pool).await?}),
+    ))
 }
 
 /// One collection.
@@ -94,10 +96,12 @@ pub async fn delete_collection(
 ) -> Result<StatusCode, ApiError> {
     require_service(&who)?;
     check_collection(&name)?;
-    store::delete_collection(&state.pool, &name).await.map_err(|e| match e {
-        store::StoreError::NotFound => ApiError::NotFound(format!("collection {name:?} does not exist")),
-        e => e.into(),
-    })?;
+    store::delete_collection(&state.pool, &name)
+        .await
+        .map_err(|e| match e {
+            store::StoreError::NotFound => ApiError::NotFound(format!("collection {name:?} does not exist")),
+            e => e.into(),
+        })?;
     // Keep the rules cached until the feed has delivered the deletions.
     store::notify_config(&state.pool, "collections").await?;
     Ok(StatusCode::NO_CONTENT)
@@ -106,8 +110,12 @@ pub async fn delete_collection(
 /// Lists rooms with member counts (this process's sockets).
 pub async fn list_rooms(State(state): State<AppState>, Caller(who): Caller) -> Result<Json<Value>, ApiError> {
     require_service(&who)?;
-    let rooms: Vec<Value> =
-        state.hub.room_list().into_iter().map(|(room, members)| json!({"room": room, "members": members})).collect();
+    let rooms: Vec<Value> = state
+        .hub
+        .room_list()
+        .into_iter()
+        .map(|(room, members)| json!({"room": room, "members": members}))
+        .collect();
     Ok(Json(json!({ "rooms": rooms })))
 }
 
@@ -123,7 +131,9 @@ fn check_event(event: &str) -> Result<(), ApiError> {
     if valid_name(event, 64, b"") {
         Ok(())
     } else {
-        Err(ApiError::BadRequest(format!("invalid event name {event:?}: 1-64 characters of A-Z a-z 0-9 _ . : -")))
+        Err(ApiError::BadRequest(format!(
+            "invalid event name {event:?}: 1-64 characters of A-Z a-z 0-9 _ . : -"
+        )))
     }
 }
 

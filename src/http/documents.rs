@@ -38,7 +38,10 @@ pub(super) async fn rules_for(
     } else {
         return Err(ApiError::NotFound(format!("collection {name:?} does not exist")));
     }
-    state.hub.rules(name).ok_or_else(|| ApiError::Internal("collection cache".into()))
+    state
+        .hub
+        .rules(name)
+        .ok_or_else(|| ApiError::Internal("collection cache".into()))
 }
 
 fn parse_id(id: &str) -> Result<Uuid, ApiError> {
@@ -66,14 +69,26 @@ fn check_doc(rules: &CollectionRules, op: Op, who: &Identity, doc: &Document) ->
 }
 
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(v) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
-    let s = v.to_str().unwrap_or("").trim().trim_start_matches("W/").trim_matches('"');
-    s.parse::<i64>().map(Some).map_err(|_| ApiError::BadRequest("If-Match must be a document version (integer)".into()))
+    let Some(v) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .unwrap_or("")
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"');
+    s.parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::BadRequest("If-Match must be a document version (integer)".into()))
 }
 
 fn check_version(doc: &Document, expected: Option<i64>) -> Result<(), ApiError> {
     match expected {
-        Some(e) if e != doc.version => Err(ApiError::Precondition { current: doc.version, expected: e }),
+        Some(e) if e != doc.version => Err(ApiError::Precondition {
+            current: doc.version,
+            expected: e,
+        }),
         _ => Ok(()),
     }
 }
@@ -144,7 +159,9 @@ pub async fn get(
     if !rules.read.admits(&who) {
         return Err(forbid(&rules.read, "read"));
     }
-    let doc = store::get_document(&state.pool, &collection, id).await.map_err(not_found)?;
+    let doc = store::get_document(&state.pool, &collection, id)
+        .await
+        .map_err(not_found)?;
     if !rules.read.allows(&who, doc.owner.as_deref()) {
         return Err(ApiError::NotFound("document not found".into()));
     }
@@ -171,7 +188,9 @@ async fn write(
     expected: Option<i64>,
 ) -> Result<Document, ApiError> {
     let data = object(data)?;
-    let doc = store::lock_document(&mut **tx, collection, id).await.map_err(not_found)?;
+    let doc = store::lock_document(&mut **tx, collection, id)
+        .await
+        .map_err(not_found)?;
     check_doc(rules, Op::Update, who, &doc)?;
     check_version(&doc, expected)?;
     let new = if merge {
@@ -181,7 +200,9 @@ async fn write(
     } else {
         data
     };
-    Ok(store::update_document(&mut **tx, collection, id, &new).await.map_err(not_found)?)
+    store::update_document(&mut **tx, collection, id, &new)
+        .await
+        .map_err(not_found)
 }
 
 async fn write_one(
@@ -232,10 +253,14 @@ async fn remove(
     id: Uuid,
     expected: Option<i64>,
 ) -> Result<(), ApiError> {
-    let doc = store::lock_document(&mut **tx, collection, id).await.map_err(not_found)?;
+    let doc = store::lock_document(&mut **tx, collection, id)
+        .await
+        .map_err(not_found)?;
     check_doc(rules, Op::Delete, who, &doc)?;
     check_version(&doc, expected)?;
-    store::delete_document(&mut **tx, collection, id).await.map_err(not_found)
+    store::delete_document(&mut **tx, collection, id)
+        .await
+        .map_err(not_found)
 }
 
 /// Deletes a document.
@@ -288,7 +313,12 @@ pub fn list_params(query: Option<&str>) -> Result<ListParams, ApiError> {
     let filter = Filter::parse_query(&pairs)?;
     let sort = Sort::parse(sort.as_deref())?;
     let after = after.map(|a| Cursor::parse(&a, &sort)).transpose()?;
-    Ok(ListParams { filter, sort, limit, after })
+    Ok(ListParams {
+        filter,
+        sort,
+        limit,
+        after,
+    })
 }
 
 /// Whose documents a reader may list: None for all, Some(sub) under an owner rule.
@@ -402,7 +432,9 @@ pub async fn batch(
     JsonBody(body): JsonBody<BatchBody>,
 ) -> Result<Json<Value>, ApiError> {
     if body.operations.len() > MAX_BATCH {
-        return Err(ApiError::Unprocessable(format!("at most {MAX_BATCH} operations per batch")));
+        return Err(ApiError::Unprocessable(format!(
+            "at most {MAX_BATCH} operations per batch"
+        )));
     }
     let creates = body.operations.iter().any(|o| matches!(o, BatchOp::Create { .. }));
     let rules = rules_for(&state, &collection, &who, creates).await?;
@@ -420,19 +452,27 @@ pub async fn batch(
                 let doc = store::insert_document(&mut *tx, &collection, id, &data, owner.as_deref())
                     .await
                     .map_err(|e| match e {
-                        store::StoreError::Conflict => at(i, ApiError::Conflict(format!("document {id} already exists"))),
+                        store::StoreError::Conflict => {
+                            at(i, ApiError::Conflict(format!("document {id} already exists")))
+                        }
                         e => e.into(),
                     })?;
                 json!(doc)
             }
             BatchOp::Update { id, data, if_match } => {
-                json!(write(&mut tx, &rules, &who, &collection, id, data, true, if_match).await.map_err(|e| at(i, e))?)
+                json!(write(&mut tx, &rules, &who, &collection, id, data, true, if_match)
+                    .await
+                    .map_err(|e| at(i, e))?)
             }
             BatchOp::Replace { id, data, if_match } => {
-                json!(write(&mut tx, &rules, &who, &collection, id, data, false, if_match).await.map_err(|e| at(i, e))?)
+                json!(write(&mut tx, &rules, &who, &collection, id, data, false, if_match)
+                    .await
+                    .map_err(|e| at(i, e))?)
             }
             BatchOp::Delete { id, if_match } => {
-                remove(&mut tx, &rules, &who, &collection, id, if_match).await.map_err(|e| at(i, e))?;
+                remove(&mut tx, &rules, &who, &collection, id, if_match)
+                    .await
+                    .map_err(|e| at(i, e))?;
                 json!({"id": id, "deleted": true})
             }
         };

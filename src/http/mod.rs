@@ -20,7 +20,9 @@ use tower_http::cors::CorsLayer;
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.config.max_document_bytes + 4096;
+    // The limit is on the request body: the document plus its small JSON envelope.
+    let body_limit = state.config.max_document_bytes + 1024;
+    let batch_limit = state.config.max_document_bytes.saturating_mul(8);
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -29,14 +31,25 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/collections", get(admin::list_collections))
         .route(
             "/v1/collections/{collection}",
-            get(admin::get_collection).put(admin::put_collection).delete(admin::delete_collection),
+            get(admin::get_collection)
+                .put(admin::put_collection)
+                .delete(admin::delete_collection),
         )
-        .route("/v1/collections/{collection}/documents", get(documents::list).post(documents::create))
+        .route(
+            "/v1/collections/{collection}/documents",
+            get(documents::list).post(documents::create),
+        )
         .route(
             "/v1/collections/{collection}/documents/{id}",
-            get(documents::get).patch(documents::patch).put(documents::replace).delete(documents::delete),
+            get(documents::get)
+                .patch(documents::patch)
+                .put(documents::replace)
+                .delete(documents::delete),
         )
-        .route("/v1/collections/{collection}/batch", post(documents::batch))
+        .route(
+            "/v1/collections/{collection}/batch",
+            post(documents::batch).layer(DefaultBodyLimit::max(batch_limit)),
+        )
         .route("/v1/rooms", get(admin::list_rooms))
         .route("/v1/rooms/{room}/broadcast", post(admin::room_broadcast))
         .route("/v1/users/{sub}/messages", post(admin::user_message))
@@ -46,7 +59,11 @@ pub fn router(state: AppState) -> Router {
         .route("/realtime/sse", get(crate::sse::stream))
         .fallback(|| async { ApiError::body(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::body(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+            ApiError::body(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this route",
+            )
         })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CorsLayer::permissive())
@@ -57,7 +74,9 @@ pub fn router(state: AppState) -> Router {
 pub fn check_collection(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         && name.as_bytes()[0].is_ascii_alphanumeric();
     if ok {
         Ok(())

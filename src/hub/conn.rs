@@ -69,7 +69,12 @@ impl ConnHandle {
 
     /// Asks the connection to close with this code (the first request wins).
     pub fn close(&self, code: u16) {
-        if self.0.close_code.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if self
+            .0
+            .close_code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             self.0.closed.notify_one();
         }
     }

@@ -14,7 +14,7 @@ pub use rooms::{room_allowed, RoomAction, RoomRule};
 pub use subs::{frame_for, EventCache, SubKey, Subscription};
 
 use crate::auth::{CollectionRules, Identity, KeyStore};
-use crate::protocol::{encode, ServerMsg};
+use crate::protocol::{encode, ErrorCode, ErrorMsg, ServerMsg};
 use crate::store::Change;
 use axum::extract::ws::Utf8Bytes;
 use parking_lot::RwLock;
@@ -66,9 +66,14 @@ impl Hub {
 
     /// Closes connections authenticated with keys that are no longer active.
     pub fn close_revoked(&self, keys: &KeyStore) {
+        let notice = || {
+            let msg = ErrorMsg::new(ErrorCode::Unauthorized, "API key revoked");
+            Utf8Bytes::from(encode(&ServerMsg::Error(msg), None))
+        };
         for conn in self.conns.read().values() {
             if let Some(id) = conn.identity().key_id() {
                 if !keys.is_active(id) {
+                    conn.send(notice());
                     conn.close(crate::protocol::close::AUTH);
                 }
             }
@@ -77,21 +82,17 @@ impl Hub {
 
     /// Sends a frame to every socket of a user; returns how many got it.
     pub fn send_to_user(&self, sub: &str, frame: &Utf8Bytes) -> usize {
-        self.conns.read().values().filter(|c| c.identity().sub() == Some(sub)).filter(|c| c.send(frame.clone())).count()
+        self.conns
+            .read()
+            .values()
+            .filter(|c| c.identity().sub() == Some(sub))
+            .filter(|c| c.send(frame.clone()))
+            .count()
     }
 
     /// Sends a frame to every socket; returns how many got it.
     pub fn send_to_all(&self, frame: &Utf8Bytes) -> usize {
         self.conns.read().values().filter(|c| c.send(frame.clone())).count()
-    }
-
-    /// Tells every socket the server is going away and asks it to close.
-    pub fn shutdown_all(&self) {
-        let frame = Utf8Bytes::from(encode(&ServerMsg::System { event: "shutdown" }, None));
-        for c in self.conns.read().values() {
-            c.send(frame.clone());
-            c.close(crate::protocol::close::SHUTDOWN);
-        }
     }
 
     // --- collections ---------------------------------------------------------
@@ -138,6 +139,8 @@ impl Hub {
     /// Registers a subscription live from `cursor`, if the hub has not yet
     /// dispatched past it; otherwise returns the hub's head so the caller can
     /// replay up to there from the log and try again.
+    // The Err hands the subscription back for another try; it is not a failure.
+    #[allow(clippy::result_large_err)]
     pub fn try_subscribe(&self, mut sub: Subscription, cursor: i64) -> Result<SubKey, (Subscription, i64)> {
         let mut subs = self.subs.write();
         let head = self.head.load(Ordering::Acquire);

@@ -27,29 +27,40 @@ pub struct RoomRule {
 }
 
 impl RoomRule {
-    /// Whether the pattern matches this room for this identity.
-    pub fn matches(&self, room: &str, who: &Identity) -> bool {
-        let pattern = if self.pattern.contains("{sub}") {
-            match who.sub() {
-                Some(sub) => self.pattern.replace("{sub}", sub),
-                None => return false,
-            }
-        } else {
-            self.pattern.clone()
-        };
-        glob(pattern.as_bytes(), room.as_bytes())
+    /// Whether this rule governs the room: `{sub}` stands for any text here, so a
+    /// user-scoped pattern also governs (and denies) other users' rooms.
+    pub fn applies(&self, room: &str) -> bool {
+        glob(self.pattern.replace("{sub}", "*").as_bytes(), room.as_bytes())
+    }
+
+    /// Whether the room is the caller's own under a `{sub}` pattern (always true
+    /// for patterns without `{sub}`).
+    pub fn scoped_to(&self, room: &str, who: &Identity) -> bool {
+        if !self.pattern.contains("{sub}") {
+            return true;
+        }
+        match who.sub() {
+            Some(sub) if !sub.contains('*') => glob(self.pattern.replace("{sub}", sub).as_bytes(), room.as_bytes()),
+            _ => false,
+        }
     }
 }
 
-/// Whether `who` may do `action` in `room` under `rules` (first match decides;
-/// no match: service keys only).
+/// Whether `who` may do `action` in `room` under `rules`: the first rule whose
+/// pattern applies decides; with none, only service keys may.
 pub fn room_allowed(rules: &[RoomRule], room: &str, who: &Identity, action: RoomAction) -> bool {
-    match rules.iter().find(|r| r.matches(room, who)) {
-        Some(r) => match action {
-            RoomAction::Join => r.join.admits(who),
-            RoomAction::Broadcast => r.broadcast.admits(who),
-        },
-        None => who.is_service(),
+    if who.is_service() {
+        return true;
+    }
+    match rules.iter().find(|r| r.applies(room)) {
+        Some(r) => {
+            let rule = match action {
+                RoomAction::Join => &r.join,
+                RoomAction::Broadcast => &r.broadcast,
+            };
+            r.scoped_to(room, who) && rule.admits(who)
+        }
+        None => false,
     }
 }
 
@@ -102,7 +113,14 @@ impl Room {
     /// Adds or replaces a member; returns the member list including it.
     pub fn join(&mut self, conn: &ConnHandle, state: Value) -> Value {
         let sub = conn.identity().sub().map(Arc::from);
-        self.members.insert(conn.id().clone(), Member { conn: conn.clone(), sub, state });
+        self.members.insert(
+            conn.id().clone(),
+            Member {
+                conn: conn.clone(),
+                sub,
+                state,
+            },
+        );
         Value::Array(
             self.members
                 .iter()
@@ -180,33 +198,67 @@ mod tests {
     use super::*;
 
     fn user(sub: &str) -> Identity {
-        Identity::User { sub: Arc::from(sub), role: None, exp: i64::MAX }
+        Identity::User {
+            sub: Arc::from(sub),
+            role: None,
+            exp: i64::MAX,
+        }
     }
 
     #[test]
     fn patterns() {
-        let rule = |p: &str| RoomRule { pattern: p.into(), join: Rule::Authenticated, broadcast: Rule::Service };
-        assert!(rule("*").matches("anything", &user("a")));
-        assert!(rule("chat-*").matches("chat-1", &user("a")));
-        assert!(!rule("chat-*").matches("chats", &user("a")));
-        assert!(rule("user:{sub}:*").matches("user:alice:inbox", &user("alice")));
-        assert!(!rule("user:{sub}:*").matches("user:alice:inbox", &user("bob")));
-        assert!(!rule("user:{sub}:*").matches("user:alice:inbox", &Identity::Public { key: None }));
-        assert!(rule("a*b*c").matches("axxbyyc", &user("a")));
-        assert!(!rule("a*b*c").matches("axxbyy", &user("a")));
+        let rule = |p: &str| RoomRule {
+            pattern: p.into(),
+            join: Rule::Public,
+            broadcast: Rule::Public,
+        };
+        let join = |p: &str, room: &str, who: &Identity| room_allowed(&[rule(p)], room, who, RoomAction::Join);
+        assert!(join("*", "anything", &user("a")));
+        assert!(join("chat-*", "chat-1", &user("a")));
+        assert!(!join("chat-*", "chats", &user("a")));
+        assert!(join("user:{sub}:*", "user:alice:inbox", &user("alice")));
+        assert!(!join("user:{sub}:*", "user:alice:inbox", &user("bob")));
+        assert!(!join(
+            "user:{sub}:*",
+            "user:alice:inbox",
+            &Identity::Public { key: None }
+        ));
+        assert!(join("a*b*c", "axxbyyc", &user("a")));
+        assert!(!join("a*b*c", "axxbyy", &user("a")));
+        // A later catch-all does not open other users' rooms.
+        let rules = [rule("user:{sub}:*"), rule("*")];
+        assert!(!room_allowed(&rules, "user:alice:x", &user("bob"), RoomAction::Join));
     }
 
     #[test]
     fn first_rule_decides_and_default_is_service_only() {
         let rules = vec![
-            RoomRule { pattern: "admin:*".into(), join: Rule::Role("admin".into()), broadcast: Rule::Service },
-            RoomRule { pattern: "*".into(), join: Rule::Public, broadcast: Rule::Authenticated },
+            RoomRule {
+                pattern: "admin:*".into(),
+                join: Rule::Role("admin".into()),
+                broadcast: Rule::Service,
+            },
+            RoomRule {
+                pattern: "*".into(),
+                join: Rule::Public,
+                broadcast: Rule::Authenticated,
+            },
         ];
         let alice = user("alice");
         assert!(!room_allowed(&rules, "admin:x", &alice, RoomAction::Join));
         assert!(room_allowed(&rules, "lobby", &alice, RoomAction::Broadcast));
-        assert!(!room_allowed(&rules, "lobby", &Identity::Public { key: None }, RoomAction::Broadcast));
+        assert!(!room_allowed(
+            &rules,
+            "lobby",
+            &Identity::Public { key: None },
+            RoomAction::Broadcast
+        ));
         assert!(!room_allowed(&[], "lobby", &alice, RoomAction::Join));
-        assert!(room_allowed(&[], "lobby", &Identity::Service { key: None }, RoomAction::Join));
+        assert!(room_allowed(
+            &[],
+            "lobby",
+            &Identity::Service { key: None },
+            RoomAction::Join
+        ));
     }
 }

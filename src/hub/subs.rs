@@ -35,7 +35,14 @@ impl Subscription {
     /// A subscription not yet registered.
     pub fn new(id: String, collection: String, filter: Filter, conn: ConnHandle) -> Self {
         let prefix = event_prefix(&id).into_boxed_str();
-        Subscription { id, collection, filter, start_after: 0, conn, prefix }
+        Subscription {
+            id,
+            collection,
+            filter,
+            start_after: 0,
+            conn,
+            prefix,
+        }
     }
 }
 
@@ -110,11 +117,23 @@ fn tail(change: &Change, v: Variant) -> String {
         Variant::Enter => Some("enter"),
         Variant::Leave | Variant::LeaveRedacted => Some("leave"),
     };
-    event_tail(&change.collection, change.op.as_str(), change.seq, &document, change.old_data.as_ref(), transition)
+    event_tail(
+        &change.collection,
+        change.op.as_str(),
+        change.seq,
+        &document,
+        change.old_data.as_ref(),
+        transition,
+    )
 }
 
 /// The event frame for one subscription, or None when the change is not for it.
-pub fn frame_for(change: &Change, rules: &CollectionRules, sub: &Subscription, cache: &mut EventCache) -> Option<Utf8Bytes> {
+pub fn frame_for(
+    change: &Change,
+    rules: &CollectionRules,
+    sub: &Subscription,
+    cache: &mut EventCache,
+) -> Option<Utf8Bytes> {
     if change.seq <= sub.start_after || change.collection != sub.collection {
         return None;
     }
@@ -155,7 +174,12 @@ impl SubIndex {
         let coll = self.collections.entry(sub.collection.clone()).or_default();
         match sub.filter.equality_keys().into_iter().next() {
             Some((field, value)) => {
-                coll.by_eq.entry(field.clone()).or_default().entry(value.clone()).or_default().push(key);
+                coll.by_eq
+                    .entry(field.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default()
+                    .push(key);
                 coll.indexed_on.insert(key, (field, value));
             }
             None => {
@@ -198,7 +222,9 @@ impl SubIndex {
     /// Calls `f` with every subscription that may match a change: unindexed
     /// ones plus those whose equality key equals the new or old document's value.
     pub fn for_each_candidate(&self, change: &Change, keys: &mut Vec<SubKey>, mut f: impl FnMut(&Subscription)) {
-        let Some(coll) = self.collections.get(&change.collection) else { return };
+        let Some(coll) = self.collections.get(&change.collection) else {
+            return;
+        };
         for k in &coll.scan {
             if let Some(sub) = coll.all.get(k) {
                 f(sub);

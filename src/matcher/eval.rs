@@ -60,9 +60,7 @@ fn view(v: &Value) -> Val<'_> {
 pub(crate) fn cond(c: &Cond, doc: &DocRef<'_>) -> bool {
     match c {
         Cond::Json(JsonField::Data(path), t) => json_test(t, lookup(doc.data, path).map(view)),
-        Cond::Json(JsonField::Owner, t) => {
-            json_test(t, Some(doc.owner.map_or(Val::Null, Val::Str)))
-        }
+        Cond::Json(JsonField::Owner, t) => json_test(t, Some(doc.owner.map_or(Val::Null, Val::Str))),
         Cond::Id(t) => meta_test(t, &doc.id, |a, b| a.cmp(b)),
         Cond::Time(f, t) => {
             let at = match f {
@@ -115,14 +113,9 @@ fn val_eq(x: Val<'_>, v: &Value) -> bool {
         (Val::Bool(a), Value::Bool(b)) => a == *b,
         (Val::Num(a), Value::Number(b)) => num_cmp(a, b) == Ordering::Equal,
         (Val::Str(a), Value::String(b)) => a == b,
-        (Val::Arr(a), Value::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| val_eq(view(x), y))
-        }
+        (Val::Arr(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| val_eq(view(x), y)),
         (Val::Obj(a), Value::Object(b)) => {
-            a.len() == b.len()
-                && a
-                    .iter()
-                    .all(|(k, x)| b.get(k).is_some_and(|y| val_eq(view(x), y)))
+            a.len() == b.len() && a.iter().all(|(k, x)| b.get(k).is_some_and(|y| val_eq(view(x), y)))
         }
         _ => false,
     }
@@ -142,7 +135,7 @@ pub(crate) fn num_cmp(a: &Number, b: &Number) -> Ordering {
         // Shortest decimals preserve the order of the doubles they denote.
         return float_cmp(a, b);
     }
-    let small = |n: &Number| int_of(n).map_or(true, |i| i.unsigned_abs() <= u128::from(EXACT_F64_INT));
+    let small = |n: &Number| int_of(n).is_none_or(|i| i.unsigned_abs() <= u128::from(EXACT_F64_INT));
     if small(a) && small(b) {
         return float_cmp(a, b);
     }
@@ -150,9 +143,7 @@ pub(crate) fn num_cmp(a: &Number, b: &Number) -> Ordering {
 }
 
 fn int_of(n: &Number) -> Option<i128> {
-    n.as_i64()
-        .map(i128::from)
-        .or_else(|| n.as_u64().map(i128::from))
+    n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from))
 }
 
 fn float_cmp(a: &Number, b: &Number) -> Ordering {
@@ -236,7 +227,11 @@ mod tests {
             (json!(u64::MAX), json!(i64::MIN), Ordering::Greater),
             (json!(1u64 << 60), json!(1152921504606847000u64), Ordering::Less),
             // 2^60 as a double is sent to PostgreSQL as 1.152921504606847e18.
-            (json!((1u64 << 60) as f64), json!(1152921504606847000u64), Ordering::Equal),
+            (
+                json!((1u64 << 60) as f64),
+                json!(1152921504606847000u64),
+                Ordering::Equal,
+            ),
             (json!(9007199254740993u64), json!(9007199254740992.0), Ordering::Greater),
             (json!(-9007199254740993i64), json!(-9007199254740992.0), Ordering::Less),
             (json!(1e300), json!(u64::MAX), Ordering::Greater),

@@ -127,11 +127,7 @@ pub enum FilterError {
     UnknownOperator { key: String, op: String },
     /// The field part of a key is malformed.
     #[error("invalid field \"{field}\" in \"{key}\": {reason}")]
-    InvalidField {
-        key: String,
-        field: String,
-        reason: String,
-    },
+    InvalidField { key: String, field: String, reason: String },
     /// A `[...]` key prefix is not `[or]` or `[or:name]`.
     #[error("invalid group prefix in \"{key}\": expected \"[or]\" or \"[or:NAME]\" with NAME made of A-Z a-z 0-9 _ -")]
     InvalidGroup { key: String },
@@ -277,10 +273,7 @@ impl Filter {
     /// Evaluates the filter against one document in memory.
     pub fn matches(&self, doc: &DocRef<'_>) -> bool {
         self.all.iter().all(|c| eval::cond(c, doc))
-            && self
-                .groups
-                .iter()
-                .all(|g| g.any.iter().any(|c| eval::cond(c, doc)))
+            && self.groups.iter().all(|g| g.any.iter().any(|c| eval::cond(c, doc)))
     }
 
     /// Top-level AND `eq` conditions on scalars, for the realtime index.
@@ -297,3 +290,216 @@ impl Filter {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn time(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn doc_data() -> Value {
+        json!({
+            "age": 10, "sage": "10", "f": 1.5, "big": 9007199254740993u64,
+            "name": "Émile", "flag": true, "nil": null,
+            "tags": ["a", 3, 1.0, null, ["x"]], "empty": [],
+            "author": {"name": "ann", "id": 7, "x": {"y": [1, {"z": "deep"}]}},
+        })
+    }
+
+    fn with_doc<R>(owner: Option<&str>, f: impl FnOnce(&DocRef<'_>) -> R) -> R {
+        let data = doc_data();
+        let doc = DocRef {
+            id: Uuid::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8),
+            data: &data,
+            owner,
+            created_at: time("2024-05-01T12:00:00.123456Z"),
+            updated_at: time("2024-05-02T00:00:00Z"),
+        };
+        f(&doc)
+    }
+
+    #[test]
+    fn evaluation() {
+        let cases: Vec<(Value, bool)> = vec![
+            (json!({}), true),
+            (json!({"age": 10}), true),
+            (json!({"age": 10.0}), true),
+            (json!({"age": "10"}), false),
+            (json!({"sage": 10}), false),
+            (json!({"age__gt": 3}), true),
+            (json!({"sage__gt": 3}), false),
+            (json!({"sage__gt": "1"}), true),
+            (json!({"sage__lt": "9"}), true),
+            (json!({"age__ne": "10"}), true),
+            (json!({"age__ne": 10}), false),
+            (json!({"missing__ne": 1}), true),
+            (json!({"missing__eq": null}), false),
+            (json!({"nil": null}), true),
+            (json!({"missing__isnull": true}), true),
+            (json!({"nil__isnull": true}), true),
+            (json!({"nil__isnull": false}), false),
+            (json!({"age__isnull": false}), true),
+            (json!({"missing__notin": [1]}), true),
+            (json!({"missing__in": [null]}), false),
+            (json!({"age__in": [1, "10"]}), false),
+            (json!({"age__in": [1, 10.0]}), true),
+            (json!({"age__notin": []}), true),
+            (json!({"age__in": []}), false),
+            (json!({"big__gt": 9007199254740992.0}), true),
+            (json!({"f__gte": 1.5, "f__lt": 2}), true),
+            (json!({"name__gt": "E"}), true),
+            (json!({"name__lt": "e"}), false),
+            (json!({"name__startswith": "É"}), true),
+            (json!({"name__startswith": "é"}), false),
+            (json!({"name__endswith": "ile"}), true),
+            (json!({"name__contains": "mil"}), true),
+            (json!({"name__contains": ""}), true),
+            (json!({"tags__contains": "a"}), true),
+            (json!({"tags__contains": "x"}), false),
+            (json!({"tags__contains": 1}), true),
+            (json!({"tags__contains": null}), true),
+            (json!({"empty__contains": null}), false),
+            (json!({"age__contains": 1}), false),
+            (json!({"tags": ["a", 3.0, 1, null, ["x"]]}), true),
+            (json!({"tags__ne": ["a"]}), true),
+            (
+                json!({"author": {"id": 7, "name": "ann", "x": {"y": [1, {"z": "deep"}]}}}),
+                true,
+            ),
+            (json!({"author.name": "ann"}), true),
+            (json!({"author.x.y.1.z": "deep"}), true),
+            (json!({"author.x.y.-1.z__startswith": "de"}), true),
+            (json!({"author.name.first__isnull": true}), true),
+            (json!({"flag": true}), true),
+            (json!({"flag__ne": 1}), true),
+            (json!({"$owner": "alice"}), true),
+            (json!({"$owner__gt": "Alice"}), true),
+            (json!({"$owner__in": [null, "bob"]}), false),
+            (json!({"$owner__isnull": false}), true),
+            (json!({"$id": "67E55044-10B1-426F-9247-BB680E5FE0C8"}), true),
+            (json!({"$id__ne": "67e55044-10b1-426f-9247-bb680e5fe0c8"}), false),
+            (json!({"$id__in": ["00000000-0000-0000-0000-000000000000"]}), false),
+            (json!({"$created_at": "2024-05-01T14:00:00.123456+02:00"}), true),
+            (json!({"$created_at__gt": "2024-05-01T12:00:00.1234569Z"}), false),
+            (json!({"$created_at__gte": "2024-05-01T12:00:00.1234569Z"}), true),
+            (json!({"$updated_at__lt": "2024-05-02T00:00:00.000001Z"}), true),
+            (json!({"$updated_at__notin": ["2024-05-02T00:00:00Z"]}), false),
+            (json!({"[or]age": 1, "[or]flag": true}), true),
+            (json!({"[or]age": 1, "[or]flag": false}), false),
+            (json!({"[or]age": 10, "[or:b]flag": false}), false),
+            (json!({"[or]age": 10, "[or:b]flag": false, "[or:b]f": 1.5}), true),
+            (json!({"[or]age": 10, "missing": 1}), false),
+        ];
+        with_doc(Some("alice"), |doc| {
+            for (v, want) in &cases {
+                let f = Filter::from_json(v).unwrap_or_else(|e| panic!("{v}: {e}"));
+                assert_eq!(f.matches(doc), *want, "{v}");
+            }
+        });
+        let ownerless: Vec<(Value, bool)> = vec![
+            (json!({"$owner": null}), true),
+            (json!({"$owner__isnull": true}), true),
+            (json!({"$owner__ne": "alice"}), true),
+            (json!({"$owner__in": [null]}), true),
+            (json!({"$owner__gt": ""}), false),
+            (json!({"$owner__notin": ["alice"]}), true),
+        ];
+        with_doc(None, |doc| {
+            for (v, want) in &ownerless {
+                let f = Filter::from_json(v).unwrap_or_else(|e| panic!("{v}: {e}"));
+                assert_eq!(f.matches(doc), *want, "{v}");
+            }
+        });
+    }
+
+    #[test]
+    fn equality_keys_select_only_top_level_scalar_eq() {
+        let f = Filter::from_json(&json!({
+            "a": 1, "b__ne": 2, "c": {"x": 1}, "d": [1], "e": null, "$owner": "bob",
+            "$id": "67e55044-10b1-426f-9247-bb680e5fe0c8", "[or]g": 1, "[or]h": 2,
+        }))
+        .expect("valid");
+        let mut keys: Vec<String> = f.equality_keys().iter().map(|k| format!("{k:?}")).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![
+                format!("{:?}", (Field::Data(vec!["a".into()]), IndexKey::Num(1.0f64.to_bits()))),
+                format!("{:?}", (Field::Data(vec!["e".into()]), IndexKey::Null)),
+                format!(
+                    "{:?}",
+                    (Field::Id, IndexKey::Str("67e55044-10b1-426f-9247-bb680e5fe0c8".into()))
+                ),
+                format!("{:?}", (Field::Owner, IndexKey::Str("bob".into()))),
+            ]
+        );
+        assert_eq!(index_key_of(&json!(-0.0)), index_key_of(&json!(0)));
+        assert_eq!(index_key_of(&json!(1)), index_key_of(&json!(1.0)));
+        assert_eq!(index_key_of(&json!([1])), None);
+    }
+
+    /// If a filter matches, every equality key equals the doc's key there.
+    #[test]
+    fn equality_keys_invariant() {
+        let values = [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(-0.0),
+            json!(1),
+            json!(1.0),
+            json!(1.5),
+            json!(9007199254740993u64),
+            json!(9007199254740992.0),
+            json!((1u64 << 60) as f64),
+            json!(1152921504606847000u64),
+            json!("a"),
+            json!("A"),
+            json!(""),
+            json!([1]),
+            json!({"a": 1}),
+        ];
+        let owners = [None, Some("a"), Some("")];
+        let times = ["2024-05-01T12:00:00.123456Z", "2024-05-01T12:00:00Z"];
+        let mut checked = 0;
+        for dv in &values {
+            let data = json!({"k": dv, "n": {"k": dv}});
+            for owner in owners {
+                for t in times {
+                    let doc = DocRef {
+                        id: Uuid::from_u128(7),
+                        data: &data,
+                        owner,
+                        created_at: time(t),
+                        updated_at: time(t),
+                    };
+                    for fv in &values {
+                        let filters = [
+                            json!({"k": fv}),
+                            json!({"n.k": fv, "[or]k__ne": 1}),
+                            json!({"$owner": owner, "k": fv}),
+                            json!({"$created_at": times[0], "$updated_at": t, "k__eq": fv}),
+                            json!({"$id": Uuid::from_u128(7).to_string(), "n.k": fv}),
+                        ];
+                        for fj in filters {
+                            let f = Filter::from_json(&fj).unwrap_or_else(|e| panic!("{fj}: {e}"));
+                            if !f.matches(&doc) {
+                                continue;
+                            }
+                            checked += 1;
+                            for (field, key) in f.equality_keys() {
+                                assert_eq!(field.index_key(&doc), Some(key), "{fj} on {data}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} matching cases");
+    }
+}

@@ -8,8 +8,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    trunc_micros, Cond, Field, Filter, FilterError, Group, JsonField, JsonTest, MetaTest, Rel,
-    TimeField, MAX_CONDITIONS, MAX_LIST_ITEMS, MAX_PATH_DEPTH,
+    trunc_micros, Cond, Field, Filter, FilterError, Group, JsonField, JsonTest, MetaTest, Rel, TimeField,
+    MAX_CONDITIONS, MAX_LIST_ITEMS, MAX_PATH_DEPTH,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,9 +73,7 @@ pub(crate) fn parse_field(s: &str) -> Result<Field, String> {
             "owner" => Ok(Field::Owner),
             "created_at" => Ok(Field::CreatedAt),
             "updated_at" => Ok(Field::UpdatedAt),
-            _ => Err(
-                "unknown metadata field (expected $id, $owner, $created_at or $updated_at)".into(),
-            ),
+            _ => Err("unknown metadata field (expected $id, $owner, $created_at or $updated_at)".into()),
         };
     }
     if s.is_empty() {
@@ -87,9 +85,7 @@ pub(crate) fn parse_field(s: &str) -> Result<Field, String> {
             return Err("empty path segment".into());
         }
         if !seg.chars().all(is_name_char) {
-            return Err(format!(
-                "path segment \"{seg}\" may only contain A-Z a-z 0-9 _ -"
-            ));
+            return Err(format!("path segment \"{seg}\" may only contain A-Z a-z 0-9 _ -"));
         }
         if path.len() == MAX_PATH_DEPTH {
             return Err(format!("path deeper than {MAX_PATH_DEPTH} segments"));
@@ -210,8 +206,7 @@ fn url_scalar(raw: &str) -> Value {
 /// (string operators, metadata) unquoted text stays text, so that
 /// `name__startswith=10` and `$owner=123` mean what they look like.
 fn url_value(field: &Field, op: Op, raw: &str) -> Value {
-    let stringy = op != Op::IsNull
-        && (matches!(op, Op::StartsWith | Op::EndsWith) || !matches!(field, Field::Data(_)));
+    let stringy = op != Op::IsNull && (matches!(op, Op::StartsWith | Op::EndsWith) || !matches!(field, Field::Data(_)));
     let allow_null = *field == Field::Owner;
     let item = |s: &str| {
         let v = url_scalar(s);
@@ -291,14 +286,8 @@ fn type_name(v: &Value) -> &'static str {
 fn list<'v>(key: &str, v: &'v Value) -> Result<&'v [Value], FilterError> {
     match v {
         Value::Array(items) if items.len() <= MAX_LIST_ITEMS => Ok(items),
-        Value::Array(_) => Err(invalid(
-            key,
-            format!("at most {MAX_LIST_ITEMS} list items are allowed"),
-        )),
-        other => Err(invalid(
-            key,
-            format!("expected an array, got {}", type_name(other)),
-        )),
+        Value::Array(_) => Err(invalid(key, format!("at most {MAX_LIST_ITEMS} list items are allowed"))),
+        other => Err(invalid(key, format!("expected an array, got {}", type_name(other)))),
     }
 }
 
@@ -307,9 +296,7 @@ fn build(key: &str, field: Field, op: Op, v: &Value) -> Result<Cond, FilterError
     Ok(match field {
         Field::Data(path) => Cond::Json(JsonField::Data(path), json_test(key, op, v, false)?),
         Field::Owner => Cond::Json(JsonField::Owner, json_test(key, op, v, true)?),
-        Field::Id => Cond::Id(meta_test(key, op, v, "$id", false, |s| {
-            Uuid::parse_str(s).ok()
-        })?),
+        Field::Id => Cond::Id(meta_test(key, op, v, "$id", false, |s| Uuid::parse_str(s).ok())?),
         Field::CreatedAt => Cond::Time(
             TimeField::CreatedAt,
             meta_test(key, op, v, "$created_at", true, parse_time)?,
@@ -349,11 +336,7 @@ fn json_test(key: &str, op: Op, v: &Value, owner: bool) -> Result<JsonTest, Filt
             Value::String(_) => JsonTest::Rel(rel, v.clone()),
             Value::Number(_) if !owner => JsonTest::Rel(rel, v.clone()),
             other => {
-                let want = if owner {
-                    "a string"
-                } else {
-                    "a number or a string"
-                };
+                let want = if owner { "a string" } else { "a number or a string" };
                 return Err(invalid(
                     key,
                     format!("\"{}\" needs {want}, got {}", op.name(), type_name(other)),
@@ -413,19 +396,13 @@ fn meta_test<T>(
     };
     let one = |v: &Value| match v {
         Value::String(s) => parse(s).ok_or_else(|| invalid(key, format!("\"{s}\" is not {want}"))),
-        other => Err(invalid(
-            key,
-            format!("expected {want}, got {}", type_name(other)),
-        )),
+        other => Err(invalid(key, format!("expected {want}, got {}", type_name(other)))),
     };
     match op {
         Op::Rel(rel @ (Rel::Eq | Rel::Ne)) => Ok(MetaTest::Rel(rel, one(v)?)),
         Op::Rel(rel) if ordered => Ok(MetaTest::Rel(rel, one(v)?)),
         Op::In | Op::NotIn => {
-            let items = list(key, v)?
-                .iter()
-                .map(one)
-                .collect::<Result<Vec<_>, _>>()?;
+            let items = list(key, v)?.iter().map(one).collect::<Result<Vec<_>, _>>()?;
             Ok(if op == Op::In {
                 MetaTest::In(items)
             } else {
@@ -446,18 +423,12 @@ mod tests {
     use serde_json::json;
 
     fn url(pairs: &[(&str, &str)]) -> Result<Filter, FilterError> {
-        let owned: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Filter::parse_query(&owned)
     }
 
     fn data(path: &str, t: JsonTest) -> Cond {
-        Cond::Json(
-            JsonField::Data(path.split('.').map(str::to_owned).collect()),
-            t,
-        )
+        Cond::Json(JsonField::Data(path.split('.').map(str::to_owned).collect()), t)
     }
 
     fn only(f: Filter) -> Cond {
@@ -482,7 +453,11 @@ mod tests {
             ("x", "open", data("x", JsonTest::Rel(Rel::Eq, json!("open")))),
             ("x", "[1]", data("x", JsonTest::Rel(Rel::Eq, json!("[1]")))),
             ("x", "", data("x", JsonTest::Rel(Rel::Eq, json!("")))),
-            ("a.b-c.d_e__ne", "x", data("a.b-c.d_e", JsonTest::Rel(Rel::Ne, json!("x")))),
+            (
+                "a.b-c.d_e__ne",
+                "x",
+                data("a.b-c.d_e", JsonTest::Rel(Rel::Ne, json!("x"))),
+            ),
             ("a__b__eq", "1", data("a__b", JsonTest::Rel(Rel::Eq, json!(1)))),
             ("n__startswith", "10", data("n", JsonTest::StartsWith("10".into()))),
             ("n__endswith", "\"x\"", data("n", JsonTest::EndsWith("x".into()))),
@@ -504,8 +479,16 @@ mod tests {
             ),
             ("s__notin", "", data("s", JsonTest::NotIn(vec![json!("")]))),
             ("s__isnull", "false", data("s", JsonTest::IsNull(false))),
-            ("$owner", "123", Cond::Json(JsonField::Owner, JsonTest::Rel(Rel::Eq, json!("123")))),
-            ("$owner", "null", Cond::Json(JsonField::Owner, JsonTest::Rel(Rel::Eq, json!(null)))),
+            (
+                "$owner",
+                "123",
+                Cond::Json(JsonField::Owner, JsonTest::Rel(Rel::Eq, json!("123"))),
+            ),
+            (
+                "$owner",
+                "null",
+                Cond::Json(JsonField::Owner, JsonTest::Rel(Rel::Eq, json!(null))),
+            ),
             (
                 "$owner__in",
                 "alice,null,\"null\"",
@@ -516,8 +499,16 @@ mod tests {
             ),
             ("$id", id, Cond::Id(MetaTest::Rel(Rel::Eq, uuid))),
             ("$id__notin", id, Cond::Id(MetaTest::NotIn(vec![uuid]))),
-            ("$created_at__lt", ts, Cond::Time(TimeField::CreatedAt, MetaTest::Rel(Rel::Lt, t))),
-            ("$updated_at__in", ts, Cond::Time(TimeField::UpdatedAt, MetaTest::In(vec![t]))),
+            (
+                "$created_at__lt",
+                ts,
+                Cond::Time(TimeField::CreatedAt, MetaTest::Rel(Rel::Lt, t)),
+            ),
+            (
+                "$updated_at__in",
+                ts,
+                Cond::Time(TimeField::UpdatedAt, MetaTest::In(vec![t])),
+            ),
         ];
         for (k, v, want) in cases {
             let got = url(&[(k, v)]).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
@@ -528,11 +519,23 @@ mod tests {
     #[test]
     fn json_values() {
         let cases: Vec<(Value, Cond)> = vec![
-            (json!({"a": {"x": [1]}}), data("a", JsonTest::Rel(Rel::Eq, json!({"x": [1]})))),
-            (json!({"a__ne": [1, 2]}), data("a", JsonTest::Rel(Rel::Ne, json!([1, 2])))),
-            (json!({"a__in": [1, "x", null]}), data("a", JsonTest::In(vec![json!(1), json!("x"), json!(null)]))),
+            (
+                json!({"a": {"x": [1]}}),
+                data("a", JsonTest::Rel(Rel::Eq, json!({"x": [1]}))),
+            ),
+            (
+                json!({"a__ne": [1, 2]}),
+                data("a", JsonTest::Rel(Rel::Ne, json!([1, 2]))),
+            ),
+            (
+                json!({"a__in": [1, "x", null]}),
+                data("a", JsonTest::In(vec![json!(1), json!("x"), json!(null)])),
+            ),
             (json!({"a__isnull": true}), data("a", JsonTest::IsNull(true))),
-            (json!({"a__contains": false}), data("a", JsonTest::Contains(json!(false)))),
+            (
+                json!({"a__contains": false}),
+                data("a", JsonTest::Contains(json!(false))),
+            ),
             (json!({"a__lt": "m"}), data("a", JsonTest::Rel(Rel::Lt, json!("m")))),
         ];
         for (v, want) in cases {
@@ -571,58 +574,120 @@ mod tests {
             ("a.b c", "1", "path segment \"b c\" may only contain"),
             ("é", "1", "path segment \"é\""),
             (&long, "1", "path deeper than 16 segments"),
-            ("$foo", "1", "invalid field \"$foo\" in \"$foo\": unknown metadata field"),
+            (
+                "$foo",
+                "1",
+                "invalid field \"$foo\" in \"$foo\": unknown metadata field",
+            ),
             ("[and]a", "1", "invalid group prefix in \"[and]a\""),
             ("[or:]a", "1", "invalid group prefix"),
             ("[or:a b]a", "1", "invalid group prefix"),
             ("[or", "1", "invalid group prefix"),
-            ("a__isnull", "yes", "invalid value for \"a__isnull\": \"isnull\" needs true or false, got a string"),
-            ("a__gt", "true", "invalid value for \"a__gt\": \"gt\" needs a number or a string, got a boolean"),
+            (
+                "a__isnull",
+                "yes",
+                "invalid value for \"a__isnull\": \"isnull\" needs true or false, got a string",
+            ),
+            (
+                "a__gt",
+                "true",
+                "invalid value for \"a__gt\": \"gt\" needs a number or a string, got a boolean",
+            ),
             ("a__lte", "null", "needs a number or a string, got null"),
             ("a", "\"\\u0000\"", "NUL"),
-            ("$id", "nope", "invalid value for \"$id\": \"nope\" is not a UUID string"),
-            ("$id__gt", "67e55044-10b1-426f-9247-bb680e5fe0c8", "operator \"gt\" is not supported on $id in \"$id__gt\""),
+            (
+                "$id",
+                "nope",
+                "invalid value for \"$id\": \"nope\" is not a UUID string",
+            ),
+            (
+                "$id__gt",
+                "67e55044-10b1-426f-9247-bb680e5fe0c8",
+                "operator \"gt\" is not supported on $id in \"$id__gt\"",
+            ),
             ("$id__contains", "x", "operator \"contains\" is not supported on $id"),
             ("$created_at", "2024-01-01", "is not an RFC 3339 timestamp string"),
-            ("$created_at__isnull", "true", "operator \"isnull\" is not supported on $created_at"),
+            (
+                "$created_at__isnull",
+                "true",
+                "operator \"isnull\" is not supported on $created_at",
+            ),
             ("$updated_at__startswith", "2024", "not supported on $updated_at"),
             ("$owner__gt", "null", "\"gt\" needs a string, got null"),
         ];
         for (k, v, want) in url_cases {
-            let msg = url(&[(k, v)]).map(|f| format!("{f:?}")).unwrap_or_else(|e| e.to_string());
+            let msg = url(&[(k, v)])
+                .map(|f| format!("{f:?}"))
+                .unwrap_or_else(|e| e.to_string());
             assert!(msg.contains(want), "{k}={v}: got {msg:?}, want {want:?}");
         }
         let json_cases: Vec<(Value, &str)> = vec![
             (json!([1]), "filter must be a JSON object or null"),
             (json!("a=1"), "filter must be a JSON object or null"),
-            (json!({"a__in": 1}), "invalid value for \"a__in\": expected an array, got a number"),
+            (
+                json!({"a__in": 1}),
+                "invalid value for \"a__in\": expected an array, got a number",
+            ),
             (json!({"a__in": [[1]]}), "list items must be scalars, got an array"),
-            (json!({"a__isnull": "true"}), "\"isnull\" needs true or false, got a string"),
+            (
+                json!({"a__isnull": "true"}),
+                "\"isnull\" needs true or false, got a string",
+            ),
             (json!({"a__gt": {}}), "needs a number or a string, got an object"),
             (json!({"a__gt": [1]}), "needs a number or a string, got an array"),
-            (json!({"a__contains": {"x": 1}}), "\"contains\" needs a scalar, got an object"),
-            (json!({"a__startswith": 1}), "\"startswith\" needs a string, got a number"),
+            (
+                json!({"a__contains": {"x": 1}}),
+                "\"contains\" needs a scalar, got an object",
+            ),
+            (
+                json!({"a__startswith": 1}),
+                "\"startswith\" needs a string, got a number",
+            ),
             (json!({"$owner": 1}), "$owner compares with a string or null"),
-            (json!({"$owner__in": ["a", 1]}), "list items must be strings or null, got a number"),
-            (json!({"$owner__contains": null}), "\"contains\" needs a string, got null"),
-            (json!({"$id__in": ["67e55044-10b1-426f-9247-bb680e5fe0c8", "x"]}), "\"x\" is not a UUID string"),
-            (json!({"$created_at": 5}), "expected an RFC 3339 timestamp string, got a number"),
+            (
+                json!({"$owner__in": ["a", 1]}),
+                "list items must be strings or null, got a number",
+            ),
+            (
+                json!({"$owner__contains": null}),
+                "\"contains\" needs a string, got null",
+            ),
+            (
+                json!({"$id__in": ["67e55044-10b1-426f-9247-bb680e5fe0c8", "x"]}),
+                "\"x\" is not a UUID string",
+            ),
+            (
+                json!({"$created_at": 5}),
+                "expected an RFC 3339 timestamp string, got a number",
+            ),
             (json!({"a": {"k\u{0}": 1}}), "NUL"),
         ];
         for (v, want) in json_cases {
-            let msg = Filter::from_json(&v).map(|f| format!("{f:?}")).unwrap_or_else(|e| e.to_string());
+            let msg = Filter::from_json(&v)
+                .map(|f| format!("{f:?}"))
+                .unwrap_or_else(|e| e.to_string());
             assert!(msg.contains(want), "{v}: got {msg:?}, want {want:?}");
         }
     }
 
     #[test]
     fn limits() {
-        let many: Vec<(String, String)> = (0..=MAX_CONDITIONS).map(|i| (format!("f{i}"), "1".to_string())).collect();
+        let many: Vec<(String, String)> = (0..=MAX_CONDITIONS)
+            .map(|i| (format!("f{i}"), "1".to_string()))
+            .collect();
         assert!(Filter::parse_query(&many[..MAX_CONDITIONS]).is_ok());
         let err = Filter::parse_query(&many).map(|_| ()).unwrap_err();
-        assert_eq!(err.to_string(), "too many conditions at \"f64\": at most 64 are allowed");
-        let grouped: serde_json::Map<String, Value> = (0..=MAX_CONDITIONS).map(|i| (format!("[or:g{}]f{i}", i % 3), json!(1))).collect();
-        assert!(matches!(Filter::from_json(&Value::Object(grouped)), Err(FilterError::TooManyConditions { .. })));
+        assert_eq!(
+            err.to_string(),
+            "too many conditions at \"f64\": at most 64 are allowed"
+        );
+        let grouped: serde_json::Map<String, Value> = (0..=MAX_CONDITIONS)
+            .map(|i| (format!("[or:g{}]f{i}", i % 3), json!(1)))
+            .collect();
+        assert!(matches!(
+            Filter::from_json(&Value::Object(grouped)),
+            Err(FilterError::TooManyConditions { .. })
+        ));
         let items = vec![json!(1); MAX_LIST_ITEMS + 1];
         assert!(Filter::from_json(&json!({"a__in": items})).is_err());
         let ok_path = vec!["a"; MAX_PATH_DEPTH].join(".");

@@ -100,7 +100,16 @@ pub struct BroadcastMsg {
     pub echo: bool,
 }
 
-const KNOWN: &[&str] = &["auth", "ping", "subscribe", "unsubscribe", "join", "leave", "broadcast", "presence"];
+const KNOWN: &[&str] = &[
+    "auth",
+    "ping",
+    "subscribe",
+    "unsubscribe",
+    "join",
+    "leave",
+    "broadcast",
+    "presence",
+];
 
 /// Parses a text frame; errors carry the code, message and `ref` to answer with.
 pub fn parse_client(text: &str) -> Result<Incoming, (ErrorCode, String, Option<Value>)> {
@@ -108,15 +117,31 @@ pub fn parse_client(text: &str) -> Result<Incoming, (ErrorCode, String, Option<V
     let reference = match value.get("ref") {
         None | Some(Value::Null) => None,
         Some(r @ (Value::String(_) | Value::Number(_))) => Some(r.clone()),
-        Some(_) => return Err((ErrorCode::InvalidMessage, "ref must be a string or a number".into(), None)),
+        Some(_) => {
+            return Err((
+                ErrorCode::InvalidMessage,
+                "ref must be a string or a number".into(),
+                None,
+            ))
+        }
     };
     let Some(obj) = value.as_object() else {
-        return Err((ErrorCode::InvalidMessage, "a message must be a JSON object".into(), reference));
+        return Err((
+            ErrorCode::InvalidMessage,
+            "a message must be a JSON object".into(),
+            reference,
+        ));
     };
     match obj.get("type").and_then(Value::as_str) {
         Some(t) if KNOWN.contains(&t) => {}
         Some(t) => return Err((ErrorCode::UnknownType, format!("unknown message type {t:?}"), reference)),
-        None => return Err((ErrorCode::UnknownType, "missing string field \"type\"".into(), reference)),
+        None => {
+            return Err((
+                ErrorCode::UnknownType,
+                "missing string field \"type\"".into(),
+                reference,
+            ))
+        }
     }
     match ClientMsg::deserialize(&value) {
         Ok(msg) => Ok(Incoming { reference, msg }),
@@ -136,7 +161,10 @@ mod tests {
             ("{}", ErrorCode::UnknownType),
             (r#"{"type":"dance"}"#, ErrorCode::UnknownType),
             (r#"{"type":"subscribe"}"#, ErrorCode::InvalidMessage),
-            (r#"{"type":"subscribe","collection":"a","since":"x"}"#, ErrorCode::InvalidMessage),
+            (
+                r#"{"type":"subscribe","collection":"a","since":"x"}"#,
+                ErrorCode::InvalidMessage,
+            ),
             (r#"{"type":"ping","ref":{}}"#, ErrorCode::InvalidMessage),
         ];
         for (text, code) in cases {

@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use std::path::Path;
 
 fn fixture(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-fixtures").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("protocol-fixtures")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -46,24 +48,58 @@ fn server_fixtures_match_encoding() {
         ("server/pong.json", encode(&ServerMsg::Pong, r.as_ref())),
         (
             "server/subscribed.json",
-            encode(&ServerMsg::Subscribed { id: "s1", collection: "posts", seq: 42 }, r.as_ref()),
+            encode(
+                &ServerMsg::Subscribed {
+                    id: "s1",
+                    collection: "posts",
+                    seq: 42,
+                },
+                r.as_ref(),
+            ),
         ),
-        ("server/unsubscribed.json", encode(&ServerMsg::Unsubscribed { id: "s1" }, None)),
+        (
+            "server/unsubscribed.json",
+            encode(&ServerMsg::Unsubscribed { id: "s1" }, None),
+        ),
         (
             "server/snapshot.json",
             encode(
-                &ServerMsg::Snapshot { subscription: "s1", collection: "posts", documents: json!([]), seq: 42, truncated: false },
+                &ServerMsg::Snapshot {
+                    subscription: "s1",
+                    collection: "posts",
+                    documents: json!([]),
+                    seq: 42,
+                    truncated: false,
+                },
                 None,
             ),
         ),
-        ("server/joined.json", encode(&ServerMsg::Joined { room: "chat", members: json!([]) }, None)),
+        (
+            "server/joined.json",
+            encode(
+                &ServerMsg::Joined {
+                    room: "chat",
+                    members: json!([]),
+                },
+                None,
+            ),
+        ),
         ("server/left.json", encode(&ServerMsg::Left { room: "chat" }, None)),
         ("server/ack.json", encode(&ServerMsg::Ack, r.as_ref())),
-        ("server/token_expiring.json", encode(&ServerMsg::TokenExpiring { expires_at: 1795000000 }, None)),
-        ("server/system.json", encode(&ServerMsg::System { event: "shutdown" }, None)),
+        (
+            "server/token_expiring.json",
+            encode(&ServerMsg::TokenExpiring { expires_at: 1795000000 }, None),
+        ),
+        (
+            "server/system.json",
+            encode(&ServerMsg::System { event: "shutdown" }, None),
+        ),
         (
             "server/error.json",
-            encode(&ServerMsg::Error(ErrorMsg::new(ErrorCode::InvalidFilter, "bad")), r.as_ref()),
+            encode(
+                &ServerMsg::Error(ErrorMsg::new(ErrorCode::InvalidFilter, "bad")),
+                r.as_ref(),
+            ),
         ),
         (
             "server/event.json",

@@ -85,7 +85,10 @@ pub mod close {
 
 /// Whether a room or event name is acceptable.
 pub fn valid_name(s: &str, max: usize, extra: &[u8]) -> bool {
-    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b) || extra.contains(&b))
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b) || extra.contains(&b))
 }
 
 #[cfg(test)]

@@ -93,7 +93,12 @@ pub struct ErrorMsg<'a> {
 impl<'a> ErrorMsg<'a> {
     /// An error with just a code and message.
     pub fn new(code: ErrorCode, message: &'a str) -> Self {
-        ErrorMsg { code, message, subscription: None, room: None }
+        ErrorMsg {
+            code,
+            message,
+            subscription: None,
+            room: None,
+        }
     }
 }
 
@@ -131,13 +136,23 @@ pub fn event_tail(
         #[serde(skip_serializing_if = "Option::is_none")]
         transition: Option<&'a str>,
     }
-    let body = serde_json::to_string(&Tail { collection, event, seq, document, old, transition })
-        .unwrap_or_else(|_| "{}".into());
+    let body = serde_json::to_string(&Tail {
+        collection,
+        event,
+        seq,
+        document,
+        old,
+        transition,
+    })
+    .unwrap_or_else(|_| "{}".into());
     // Drop the opening brace: the prefix supplies it.
     body[1..].to_owned()
 }
 
 /// The per-subscription start of an event frame.
 pub fn event_prefix(subscription: &str) -> String {
-    format!(r#"{{"type":"event","subscription":{},"#, Value::String(subscription.to_owned()))
+    format!(
+        r#"{{"type":"event","subscription":{},"#,
+        Value::String(subscription.to_owned())
+    )
 }

@@ -128,7 +128,9 @@ pub async fn head_seq(db: impl PgExecutor<'_>) -> Result<i64, StoreError> {
 
 /// Changes with seq at or below this are gone; older cursors are expired.
 pub async fn pruned_through(db: impl PgExecutor<'_>) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT pruned_through FROM feed_state").fetch_one(db).await?)
+    Ok(sqlx::query_scalar("SELECT pruned_through FROM feed_state")
+        .fetch_one(db)
+        .await?)
 }
 
 /// Deletes changes older than `retention`; returns how many were removed.
@@ -147,16 +149,24 @@ pub async fn prune(pool: &PgPool, retention: Duration) -> Result<u64, StoreError
         .bind(max)
         .execute(&mut *tx)
         .await?;
-    let done = sqlx::query("DELETE FROM changes WHERE seq <= $1").bind(max).execute(&mut *tx).await?;
+    let done = sqlx::query("DELETE FROM changes WHERE seq <= $1")
+        .bind(max)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(done.rows_affected())
 }
 
 /// Runs a list query and reads the log position in one snapshot, so the documents
 /// reflect exactly the changes with seq <= the returned position.
-pub async fn snapshot(pool: &PgPool, mut query: QueryBuilder<'_, Postgres>) -> Result<(Vec<(Document, Value)>, i64), StoreError> {
+pub async fn snapshot(
+    pool: &PgPool,
+    mut query: QueryBuilder<'_, Postgres>,
+) -> Result<(Vec<(Document, Value)>, i64), StoreError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
     let seq = head_seq(&mut *tx).await?;
     let rows = query.build().fetch_all(&mut *tx).await?;
     tx.commit().await?;

@@ -32,7 +32,12 @@ struct Row {
 
 impl From<Row> for CollectionInfo {
     fn from(r: Row) -> Self {
-        CollectionInfo { name: r.name, rules: r.rules.0, documents: r.documents, created_at: r.created_at }
+        CollectionInfo {
+            name: r.name,
+            rules: r.rules.0,
+            documents: r.documents,
+            created_at: r.created_at,
+        }
     }
 }
 
@@ -41,21 +46,26 @@ const SELECT: &str = "SELECT c.name, c.rules, c.created_at,
 
 /// Every collection's rules, for the in-memory cache.
 pub async fn load_collections(db: impl PgExecutor<'_>) -> Result<Vec<(String, CollectionRules)>, StoreError> {
-    let rows: Vec<(String, Json<CollectionRules>)> =
-        sqlx::query_as("SELECT name, rules FROM collections").fetch_all(db).await?;
+    let rows: Vec<(String, Json<CollectionRules>)> = sqlx::query_as("SELECT name, rules FROM collections")
+        .fetch_all(db)
+        .await?;
     Ok(rows.into_iter().map(|(n, r)| (n, r.0)).collect())
 }
 
 /// Lists collections with counts.
 pub async fn list_collections(db: impl PgExecutor<'_>) -> Result<Vec<CollectionInfo>, StoreError> {
-    let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY c.name")).fetch_all(db).await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY c.name"))
+        .fetch_all(db)
+        .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
 /// One collection with its count.
 pub async fn get_collection(db: impl PgExecutor<'_>, name: &str) -> Result<CollectionInfo, StoreError> {
-    let row: Option<Row> =
-        sqlx::query_as(&format!("{SELECT} WHERE c.name = $1")).bind(name).fetch_optional(db).await?;
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE c.name = $1"))
+        .bind(name)
+        .fetch_optional(db)
+        .await?;
     row.map(Into::into).ok_or(StoreError::NotFound)
 }
 
@@ -74,16 +84,25 @@ pub async fn put_collection(
         "INSERT INTO collections (name, rules) VALUES ($1, $2)
          ON CONFLICT (name) DO UPDATE SET rules = EXCLUDED.rules RETURNING rules"
     };
-    let rules: Json<CollectionRules> =
-        sqlx::query_scalar(sql).bind(name).bind(Json(rules)).fetch_one(db).await?;
+    let rules: Json<CollectionRules> = sqlx::query_scalar(sql)
+        .bind(name)
+        .bind(Json(rules))
+        .fetch_one(db)
+        .await?;
     Ok(rules.0)
 }
 
 /// Deletes a collection; each of its documents is recorded as a deletion first.
 pub async fn delete_collection(pool: &PgPool, name: &str) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM documents WHERE collection = $1").bind(name).execute(&mut *tx).await?;
-    let done = sqlx::query("DELETE FROM collections WHERE name = $1").bind(name).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM documents WHERE collection = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query("DELETE FROM collections WHERE name = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
@@ -93,7 +112,9 @@ pub async fn delete_collection(pool: &PgPool, name: &str) -> Result<(), StoreErr
 
 /// One collection's rules, if it exists.
 pub async fn collection_rules(db: impl PgExecutor<'_>, name: &str) -> Result<Option<CollectionRules>, StoreError> {
-    let row: Option<Json<CollectionRules>> =
-        sqlx::query_scalar("SELECT rules FROM collections WHERE name = $1").bind(name).fetch_optional(db).await?;
+    let row: Option<Json<CollectionRules>> = sqlx::query_scalar("SELECT rules FROM collections WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await?;
     Ok(row.map(|r| r.0))
 }

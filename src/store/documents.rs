@@ -57,12 +57,14 @@ pub async fn insert_document(
 
 /// Reads one document.
 pub async fn get_document(db: impl PgExecutor<'_>, collection: &str, id: Uuid) -> Result<Document, StoreError> {
-    sqlx::query_as::<_, Document>(&format!("SELECT {COLUMNS} FROM documents WHERE collection = $1 AND id = $2"))
-        .bind(collection)
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or(StoreError::NotFound)
+    sqlx::query_as::<_, Document>(&format!(
+        "SELECT {COLUMNS} FROM documents WHERE collection = $1 AND id = $2"
+    ))
+    .bind(collection)
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(StoreError::NotFound)
 }
 
 /// Reads one document and locks it for the rest of the transaction.
@@ -141,7 +143,11 @@ mod tests {
             (json!({"a":"b"}), json!({"a":null}), json!({})),
             (json!({"a":"b","b":"c"}), json!({"a":null}), json!({"b":"c"})),
             (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
-            (json!({"a":{"b":"c"}}), json!({"a":{"b":"d","c":null}}), json!({"a":{"b":"d"}})),
+            (
+                json!({"a":{"b":"c"}}),
+                json!({"a":{"b":"d","c":null}}),
+                json!({"a":{"b":"d"}}),
+            ),
             (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
             (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
             (json!({}), json!({"a":{"bb":{"ccc":null}}}), json!({"a":{"bb":{}}})),

@@ -42,9 +42,11 @@ pub async fn create_key(db: impl PgExecutor<'_>, kind: KeyKind, name: &str, key:
 
 /// Lists keys, newest first.
 pub async fn list_keys(db: impl PgExecutor<'_>) -> Result<Vec<KeyInfo>, StoreError> {
-    Ok(sqlx::query_as("SELECT id, name, kind, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at DESC")
-        .fetch_all(db)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT id, name, kind, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at DESC")
+            .fetch_all(db)
+            .await?,
+    )
 }
 
 /// Marks a key revoked.
@@ -62,7 +64,9 @@ pub async fn revoke_key(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), StoreEr
 /// Active keys as (id, kind, hash).
 pub async fn active_keys(db: impl PgExecutor<'_>) -> Result<Vec<(Uuid, KeyKind, String)>, StoreError> {
     let rows: Vec<(Uuid, String, String)> =
-        sqlx::query_as("SELECT id, kind, hash FROM api_keys WHERE revoked_at IS NULL").fetch_all(db).await?;
+        sqlx::query_as("SELECT id, kind, hash FROM api_keys WHERE revoked_at IS NULL")
+            .fetch_all(db)
+            .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, kind, hash)| KeyKind::parse(&kind).map(|k| (id, k, hash)))

@@ -8,8 +8,13 @@ mod keys;
 mod rooms;
 
 pub use changes::{changes_after, head_seq, prune, pruned_through, snapshot, Change, ChangeOp};
-pub use collections::{collection_rules, delete_collection, get_collection, list_collections, load_collections, put_collection, CollectionInfo};
-pub use documents::{delete_document, get_document, insert_document, lock_document, merge_patch, update_document, Document};
+pub use collections::{
+    collection_rules, delete_collection, get_collection, list_collections, load_collections, put_collection,
+    CollectionInfo,
+};
+pub use documents::{
+    delete_document, get_document, insert_document, lock_document, merge_patch, update_document, Document,
+};
 pub use keys::{active_keys, create_key, list_keys, revoke_key, KeyInfo};
 pub use rooms::{load_room_rules, put_room_rules, RoomRuleRow};
 
@@ -62,7 +67,9 @@ pub async fn connect(url: &str, max: u32) -> anyhow::Result<PgPool> {
 }
 
 async fn create_database_if_missing(opts: &PgConnectOptions) -> anyhow::Result<()> {
-    let Some(name) = opts.get_database().map(str::to_owned) else { return Ok(()) };
+    let Some(name) = opts.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
     let admin = opts.clone().database("postgres");
     let mut conn = match admin.connect().await {
         Ok(c) => c,
@@ -75,7 +82,10 @@ async fn create_database_if_missing(opts: &PgConnectOptions) -> anyhow::Result<(
         .await?;
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        if let Err(e) = sqlx::query(&format!("CREATE DATABASE {quoted}")).execute(&mut conn).await {
+        if let Err(e) = sqlx::query(&format!("CREATE DATABASE {quoted}"))
+            .execute(&mut conn)
+            .await
+        {
             // Another process may have created it at the same time.
             tracing::debug!(error = %e, "create database");
         }
@@ -92,6 +102,10 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 
 /// Sends a reload hint to every server on this database.
 pub async fn notify_config(pool: &PgPool, what: &str) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_notify($1, $2)").bind(CONFIG_CHANNEL).bind(what).execute(pool).await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CONFIG_CHANNEL)
+        .bind(what)
+        .execute(pool)
+        .await?;
     Ok(())
 }

@@ -19,9 +19,11 @@ pub struct RoomRuleRow {
 
 /// The room rules in order.
 pub async fn load_room_rules(db: impl PgExecutor<'_>) -> Result<Vec<RoomRuleRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT pattern, join_rule, broadcast_rule FROM room_rules ORDER BY position")
-        .fetch_all(db)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT pattern, join_rule, broadcast_rule FROM room_rules ORDER BY position")
+            .fetch_all(db)
+            .await?,
+    )
 }
 
 /// Replaces all room rules.

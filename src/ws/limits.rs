@@ -14,7 +14,12 @@ impl TokenBucket {
     /// A full bucket.
     pub fn new(rate: u32, burst: u32) -> Self {
         let burst = f64::from(burst.max(1));
-        TokenBucket { rate: f64::from(rate.max(1)), burst, tokens: burst, last: Instant::now() }
+        TokenBucket {
+            rate: f64::from(rate.max(1)),
+            burst,
+            tokens: burst,
+            last: Instant::now(),
+        }
     }
 
     /// Takes one token if available.

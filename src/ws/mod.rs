@@ -54,7 +54,11 @@ pub async fn upgrade(
         return ApiError::body(StatusCode::FORBIDDEN, "forbidden", "origin not allowed");
     }
     if state.shutdown.is_cancelled() {
-        return ApiError::body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "server is shutting down");
+        return ApiError::body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "server is shutting down",
+        );
     }
     let Ok(permit) = state.slots.clone().try_acquire_owned() else {
         return ApiError::body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "too many connections");
@@ -63,7 +67,9 @@ pub async fn upgrade(
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
-    let max = state.config.max_message_bytes;
+    // The protocol limit is checked per message in the session, so an oversized
+    // message is read whole and answered; the transport cap only stops abuse.
+    let max = state.config.max_message_bytes.saturating_mul(4);
     let tracker = state.tracker.clone();
     ws.read_buffer_size(4096)
         .write_buffer_size(0)

@@ -8,10 +8,13 @@
 use super::limits::TokenBucket;
 use crate::app::AppState;
 use crate::auth::{AuthError, Identity};
-use crate::hub::{frame_for, ConnHandle, EventCache, RoomAction, SubKey, Subscription};
 use crate::http::ApiError;
+use crate::hub::{frame_for, ConnHandle, EventCache, RoomAction, SubKey, Subscription};
 use crate::matcher::{build_list_query, Filter, Sort};
-use crate::protocol::{close, encode, now_ms, parse_client, valid_name, BroadcastMsg, ClientMsg, ErrorCode, ErrorMsg, ServerMsg, SubscribeMsg};
+use crate::protocol::{
+    close, encode, now_ms, parse_client, valid_name, BroadcastMsg, ClientMsg, ErrorCode, ErrorMsg, ServerMsg,
+    SubscribeMsg,
+};
 use crate::store;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
@@ -46,7 +49,10 @@ struct Session {
 /// Runs a session to completion.
 pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>) {
     let authed = identity.is_some();
-    let (conn, mut rx) = ConnHandle::new(identity.unwrap_or(Identity::Public { key: None }), state.config.outbound_queue);
+    let (conn, mut rx) = ConnHandle::new(
+        identity.unwrap_or(Identity::Public { key: None }),
+        state.config.outbound_queue,
+    );
     let now = Instant::now();
     let mut s = Session {
         bucket: TokenBucket::new(state.config.rate_limit, state.config.rate_burst),
@@ -72,8 +78,21 @@ pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>)
     let code = s.run_loop(&mut rx).await;
     s.cleanup();
     if let Some(code) = code {
-        let frame = CloseFrame { code, reason: Utf8Bytes::from_static("") };
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(""),
+        };
         let _ = tokio::time::timeout(Duration::from_secs(1), s.socket.send(Message::Close(Some(frame)))).await;
+        // Read until the peer answers the close (or briefly), so input still in
+        // flight does not turn our close into a TCP reset that loses the frame.
+        let drain = async {
+            while let Some(Ok(m)) = s.socket.recv().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
     }
 }
 
@@ -92,7 +111,7 @@ impl Session {
                     return Some(close::SHUTDOWN);
                 }
                 frame = rx.recv() => {
-                    let Some(frame) = frame else { return None };
+                    let frame = frame?;
                     if self.drain(frame, rx).await.is_err() {
                         return None;
                     }
@@ -111,6 +130,10 @@ impl Session {
                         Some(Ok(m)) => {
                             self.last_seen = Instant::now();
                             match m {
+                                Message::Text(t) if t.len() > self.state.config.max_message_bytes => {
+                                    let _ = self.error(ErrorCode::PayloadTooLarge, "message larger than the limit", None).await;
+                                    return Some(close::TOO_BIG);
+                                }
                                 Message::Text(t) => {
                                     if let Some(code) = self.on_text(&t).await {
                                         return Some(code);
@@ -157,7 +180,9 @@ impl Session {
         let cfg = self.state.config.clone();
         let now = Instant::now();
         if !self.authed && now >= self.started + cfg.auth_timeout {
-            let _ = self.error(ErrorCode::Unauthorized, "authentication timeout", None).await;
+            let _ = self
+                .error(ErrorCode::Unauthorized, "authentication timeout", None)
+                .await;
             return Some(close::AUTH);
         }
         if now >= self.last_seen + cfg.idle_timeout {
@@ -166,12 +191,22 @@ impl Session {
         if let Some(exp) = self.conn.identity().expires_at() {
             let left = exp - chrono::Utc::now().timestamp();
             if left <= 0 {
-                let _ = self.error(ErrorCode::TokenExpired, "token expired; send auth with a fresh token next time before expiry", None).await;
+                let _ = self
+                    .error(
+                        ErrorCode::TokenExpired,
+                        "token expired; send auth with a fresh token next time before expiry",
+                        None,
+                    )
+                    .await;
                 return Some(close::AUTH);
             }
             if !self.warned_expiry && left as u64 <= cfg.token_expiry_warning.as_secs() {
                 self.warned_expiry = true;
-                if self.write(encode(&ServerMsg::TokenExpiring { expires_at: exp }, None)).await.is_err() {
+                if self
+                    .write(encode(&ServerMsg::TokenExpiring { expires_at: exp }, None))
+                    .await
+                    .is_err()
+                {
                     return Some(close::INTERNAL);
                 }
             }
@@ -207,7 +242,10 @@ impl Session {
     }
 
     async fn write(&mut self, text: String) -> Reply {
-        self.socket.send(Message::Text(Utf8Bytes::from(text))).await.map_err(|_| ())
+        self.socket
+            .send(Message::Text(Utf8Bytes::from(text)))
+            .await
+            .map_err(|_| ())
     }
 
     async fn reply(&mut self, msg: &ServerMsg<'_>, r: Option<&Value>) -> Reply {
@@ -222,7 +260,15 @@ impl Session {
         let who = self.conn.identity();
         let identity = serde_json::to_value(who.view()).unwrap_or(Value::Null);
         let id = self.conn.id().clone();
-        self.reply(&ServerMsg::AuthOk { identity, connection: &id, expires_at: who.expires_at() }, r).await
+        self.reply(
+            &ServerMsg::AuthOk {
+                identity,
+                connection: &id,
+                expires_at: who.expires_at(),
+            },
+            r,
+        )
+        .await
     }
 
     /// Handles one text frame; returns a close code when the socket must close.
@@ -230,22 +276,41 @@ impl Session {
         if !self.bucket.take() {
             self.violations += 1;
             if self.violations >= MAX_VIOLATIONS {
-                let _ = self.error(ErrorCode::RateLimited, "too many messages; closing", None).await;
+                let _ = self
+                    .error(ErrorCode::RateLimited, "too many messages; closing", None)
+                    .await;
                 return Some(close::ABUSE);
             }
-            return self.error(ErrorCode::RateLimited, "too many messages; slow down", None).await.err().map(|_| close::INTERNAL);
+            return self
+                .error(ErrorCode::RateLimited, "too many messages; slow down", None)
+                .await
+                .err()
+                .map(|_| close::INTERNAL);
         }
         self.violations = 0;
         let incoming = match parse_client(text) {
             Ok(i) => i,
-            Err((code, message, r)) => return self.error(code, &message, r.as_ref()).await.err().map(|_| close::INTERNAL),
+            Err((code, message, r)) => {
+                return self
+                    .error(code, &message, r.as_ref())
+                    .await
+                    .err()
+                    .map(|_| close::INTERNAL)
+            }
         };
         let r = incoming.reference;
         let r = r.as_ref();
         let result = match incoming.msg {
             ClientMsg::Ping => self.reply(&ServerMsg::Pong, r).await,
             ClientMsg::Auth { token } => self.on_auth(&token, r).await,
-            _ if !self.authed => self.error(ErrorCode::Unauthorized, "authenticate first: send {\"type\":\"auth\",\"token\":…}", r).await,
+            _ if !self.authed => {
+                self.error(
+                    ErrorCode::Unauthorized,
+                    "authenticate first: send {\"type\":\"auth\",\"token\":…}",
+                    r,
+                )
+                .await
+            }
             ClientMsg::Subscribe(m) => self.on_subscribe(m, r).await,
             ClientMsg::Unsubscribe { id } => self.on_unsubscribe(&id, r).await,
             ClientMsg::Join { room, presence } => self.on_join(&room, presence, r).await,
@@ -286,16 +351,30 @@ impl Session {
             if let Some((coll, key)) = self.subs.remove(&id) {
                 hub.unsubscribe(&coll, key);
                 let msg = format!("the new identity may not read collection {coll:?}");
-                let e = ErrorMsg { code: ErrorCode::Forbidden, message: &msg, subscription: Some(&id), room: None };
+                let e = ErrorMsg {
+                    code: ErrorCode::Forbidden,
+                    message: &msg,
+                    subscription: Some(&id),
+                    room: None,
+                };
                 self.reply(&ServerMsg::Error(e), None).await?;
             }
         }
-        let lost: Vec<String> =
-            self.rooms.iter().filter(|room| !hub.room_allowed(room, &who, RoomAction::Join)).cloned().collect();
+        let lost: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|room| !hub.room_allowed(room, &who, RoomAction::Join))
+            .cloned()
+            .collect();
         for room in lost {
             self.rooms.remove(&room);
             hub.leave(&room, self.conn.id());
-            let e = ErrorMsg { code: ErrorCode::Forbidden, message: "the new identity may not join this room", subscription: None, room: Some(&room) };
+            let e = ErrorMsg {
+                code: ErrorCode::Forbidden,
+                message: "the new identity may not join this room",
+                subscription: None,
+                room: Some(&room),
+            };
             self.reply(&ServerMsg::Error(e), None).await?;
         }
         Ok(())
@@ -303,11 +382,19 @@ impl Session {
 
     async fn on_subscribe(&mut self, m: SubscribeMsg, r: Option<&Value>) -> Reply {
         if self.subs.len() >= self.state.config.max_subscriptions {
-            return self.error(ErrorCode::LimitExceeded, "too many subscriptions on this socket", r).await;
+            return self
+                .error(ErrorCode::LimitExceeded, "too many subscriptions on this socket", r)
+                .await;
         }
         let id = match m.id.clone() {
             Some(id) if !valid_name(&id, 64, b"") => {
-                return self.error(ErrorCode::InvalidMessage, "subscription id must be 1-64 characters of A-Z a-z 0-9 _ . : -", r).await
+                return self
+                    .error(
+                        ErrorCode::InvalidMessage,
+                        "subscription id must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+                        r,
+                    )
+                    .await
             }
             Some(id) => id,
             None => {
@@ -316,7 +403,13 @@ impl Session {
             }
         };
         if self.subs.contains_key(&id) {
-            return self.error(ErrorCode::InvalidMessage, &format!("subscription id {id:?} is already active"), r).await;
+            return self
+                .error(
+                    ErrorCode::InvalidMessage,
+                    &format!("subscription id {id:?} is already active"),
+                    r,
+                )
+                .await;
         }
         if let Err(e) = crate::http::check_collection(&m.collection) {
             return self.error(ErrorCode::InvalidMessage, &e.to_string(), r).await;
@@ -332,7 +425,13 @@ impl Session {
             Err(e) => return self.error(ErrorCode::Internal, &e.to_string(), r).await,
         };
         if !rules.read.admits(&who) {
-            return self.error(ErrorCode::Forbidden, &format!("reading {:?} requires {}", m.collection, rules.read), r).await;
+            return self
+                .error(
+                    ErrorCode::Forbidden,
+                    &format!("reading {:?} requires {}", m.collection, rules.read),
+                    r,
+                )
+                .await;
         }
         let pool = self.state.pool.clone();
         let mut cursor = if m.snapshot {
@@ -344,8 +443,14 @@ impl Session {
         } else if let Some(since) = m.since {
             match store::pruned_through(&pool).await {
                 Ok(p) if since < p => {
-                    let msg = format!("changes after {since} are no longer retained (retained after {p}); take a snapshot");
-                    let e = ErrorMsg { code: ErrorCode::CursorExpired, message: &msg, subscription: Some(&id), room: None };
+                    let msg =
+                        format!("changes after {since} are no longer retained (retained after {p}); take a snapshot");
+                    let e = ErrorMsg {
+                        code: ErrorCode::CursorExpired,
+                        message: &msg,
+                        subscription: Some(&id),
+                        room: None,
+                    };
                     return self.reply(&ServerMsg::Error(e), r).await;
                 }
                 Ok(_) => since.max(0),
@@ -372,7 +477,15 @@ impl Session {
         };
         self.subs.insert(id.clone(), (m.collection.clone(), key));
         let _ = pool;
-        self.reply(&ServerMsg::Subscribed { id: &id, collection: &m.collection, seq: cursor }, r).await
+        self.reply(
+            &ServerMsg::Subscribed {
+                id: &id,
+                collection: &m.collection,
+                seq: cursor,
+            },
+            r,
+        )
+        .await
     }
 
     /// Sends the snapshot; returns its seq, or None when an error was sent instead.
@@ -386,7 +499,8 @@ impl Session {
     ) -> Result<Option<i64>, ()> {
         let limit = m.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
-            self.error(ErrorCode::InvalidMessage, "limit must be 1 to 1000", None).await?;
+            self.error(ErrorCode::InvalidMessage, "limit must be 1 to 1000", None)
+                .await?;
             return Ok(None);
         }
         let sort = match Sort::parse(m.sort.as_deref()) {
@@ -409,12 +523,22 @@ impl Session {
                 let truncated = docs.len() as i64 > limit;
                 let documents: Vec<_> = docs.into_iter().take(limit as usize).map(|(d, _)| d).collect();
                 let documents = serde_json::to_value(documents).unwrap_or(Value::Null);
-                self.reply(&ServerMsg::Snapshot { subscription: id, collection: &m.collection, documents, seq, truncated }, None)
-                    .await?;
+                self.reply(
+                    &ServerMsg::Snapshot {
+                        subscription: id,
+                        collection: &m.collection,
+                        documents,
+                        seq,
+                        truncated,
+                    },
+                    None,
+                )
+                .await?;
                 Ok(Some(seq))
             }
             Err(e) => {
-                self.error(ErrorCode::Internal, &format!("snapshot failed: {e}"), None).await?;
+                self.error(ErrorCode::Internal, &format!("snapshot failed: {e}"), None)
+                    .await?;
                 Ok(None)
             }
         }
@@ -427,7 +551,11 @@ impl Session {
             let batch = store::changes_after(&self.state.pool, from, Some(to), Some(&sub.collection), 1000)
                 .await
                 .map_err(|e| Some(e.to_string()))?;
-            let rules = self.state.hub.rules(&sub.collection).unwrap_or_else(|| std::sync::Arc::new(crate::auth::CollectionRules::service_only()));
+            let rules = self
+                .state
+                .hub
+                .rules(&sub.collection)
+                .unwrap_or_else(|| std::sync::Arc::new(crate::auth::CollectionRules::service_only()));
             for change in &batch {
                 if let Some(frame) = frame_for(change, &rules, sub, &mut EventCache::default()) {
                     self.socket.feed(Message::Text(frame)).await.map_err(|_| None)?;
@@ -446,25 +574,42 @@ impl Session {
             Some((coll, key)) => {
                 self.state.hub.unsubscribe(&coll, key);
                 // Through the queue, so it follows events already queued for it.
-                self.conn.send(Utf8Bytes::from(encode(&ServerMsg::Unsubscribed { id }, r)));
+                self.conn
+                    .send(Utf8Bytes::from(encode(&ServerMsg::Unsubscribed { id }, r)));
                 Ok(())
             }
-            None => self.error(ErrorCode::NotFound, &format!("no subscription {id:?}"), r).await,
+            None => {
+                self.error(ErrorCode::NotFound, &format!("no subscription {id:?}"), r)
+                    .await
+            }
         }
     }
 
     async fn on_join(&mut self, room: &str, presence: Option<Value>, r: Option<&Value>) -> Reply {
         if !valid_name(room, 128, b"@") {
-            return self.error(ErrorCode::InvalidMessage, "room name must be 1-128 characters of A-Z a-z 0-9 _ . : @ -", r).await;
+            return self
+                .error(
+                    ErrorCode::InvalidMessage,
+                    "room name must be 1-128 characters of A-Z a-z 0-9 _ . : @ -",
+                    r,
+                )
+                .await;
         }
         if !self.rooms.contains(room) && self.rooms.len() >= self.state.config.max_rooms {
-            return self.error(ErrorCode::LimitExceeded, "too many rooms on this socket", r).await;
+            return self
+                .error(ErrorCode::LimitExceeded, "too many rooms on this socket", r)
+                .await;
         }
         let who = self.conn.identity();
         if !self.state.hub.room_allowed(room, &who, RoomAction::Join) {
-            return self.error(ErrorCode::Forbidden, &format!("may not join room {room:?}"), r).await;
+            return self
+                .error(ErrorCode::Forbidden, &format!("may not join room {room:?}"), r)
+                .await;
         }
-        let members = self.state.hub.join(room, &self.conn, presence.unwrap_or_else(|| json!({})));
+        let members = self
+            .state
+            .hub
+            .join(room, &self.conn, presence.unwrap_or_else(|| json!({})));
         self.rooms.insert(room.to_owned());
         self.reply(&ServerMsg::Joined { room, members }, r).await
     }
@@ -474,20 +619,39 @@ impl Session {
             self.state.hub.leave(room, self.conn.id());
             self.reply(&ServerMsg::Left { room }, r).await
         } else {
-            self.error(ErrorCode::NotFound, &format!("not in room {room:?}"), r).await
+            self.error(ErrorCode::NotFound, &format!("not in room {room:?}"), r)
+                .await
         }
     }
 
     async fn on_broadcast(&mut self, b: BroadcastMsg, r: Option<&Value>) -> Reply {
         if !valid_name(&b.event, 64, b"") {
-            return self.error(ErrorCode::InvalidMessage, "event name must be 1-64 characters of A-Z a-z 0-9 _ . : -", r).await;
+            return self
+                .error(
+                    ErrorCode::InvalidMessage,
+                    "event name must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+                    r,
+                )
+                .await;
         }
         if !self.rooms.contains(&b.room) {
-            return self.error(ErrorCode::NotFound, &format!("join room {:?} before broadcasting to it", b.room), r).await;
+            return self
+                .error(
+                    ErrorCode::NotFound,
+                    &format!("join room {:?} before broadcasting to it", b.room),
+                    r,
+                )
+                .await;
         }
         let who = self.conn.identity();
         if !self.state.hub.room_allowed(&b.room, &who, RoomAction::Broadcast) {
-            return self.error(ErrorCode::Forbidden, &format!("may not broadcast to room {:?}", b.room), r).await;
+            return self
+                .error(
+                    ErrorCode::Forbidden,
+                    &format!("may not broadcast to room {:?}", b.room),
+                    r,
+                )
+                .await;
         }
         let mut from = serde_json::Map::new();
         if let Some(sub) = who.sub() {
@@ -506,7 +670,9 @@ impl Session {
 
     async fn on_presence(&mut self, room: &str, state: Value, r: Option<&Value>) -> Reply {
         if !self.rooms.contains(room) || !self.state.hub.set_presence(room, &self.conn, state) {
-            return self.error(ErrorCode::NotFound, &format!("not in room {room:?}"), r).await;
+            return self
+                .error(ErrorCode::NotFound, &format!("not in room {room:?}"), r)
+                .await;
         }
         match r {
             Some(r) => self.reply(&ServerMsg::Ack, Some(r)).await,

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust unit + integration tests against a real PostgreSQL,
+# then the JavaScript SDK's tests (Node and a headless Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/postgres.sh
+ensure_postgres
+export EDDY_TEST_DATABASE_URL="$EDDY_PG_URL"
+export DATABASE_URL="$EDDY_PG_URL/postgres"
+
+# Databases left by earlier runs.
+if psql_bin="$(pg_bin psql 2>/dev/null)"; then
+  "$psql_bin" "$EDDY_PG_URL/postgres" -tAc \
+    "select 'DROP DATABASE \"' || datname || '\";' from pg_database where datname like 'eddy_it_%' or datname like 'eddy_sdk_%' or datname like 'eddy_filter_%'" \
+    2>/dev/null | "$psql_bin" "$EDDY_PG_URL/postgres" -q >/dev/null 2>&1 || true
+fi
+
+echo "== Rust tests"
+cargo build --bin eddy
+cargo test --workspace
+
+echo "== JavaScript SDK tests"
+export EDDY_BIN="$PWD/target/debug/eddy"
+(cd sdk-js && npm ci --no-audit --no-fund && npm test)

@@ -1,0 +1,11 @@
+//! Integration tests: a real `eddy` process per test, a fresh PostgreSQL
+//! database per server, real HTTP and WebSocket clients.
+
+mod support;
+
+mod access;
+mod changelog;
+mod faults;
+mod http;
+mod realtime;
+mod rooms;
