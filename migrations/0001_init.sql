@@ -18,10 +18,11 @@ CREATE TABLE documents (
 );
 CREATE INDEX documents_created_idx ON documents (collection, created_at, id);
 
--- One row per committed change. seq is assigned at commit time under an
--- advisory lock, so seq order equals commit order (see ARCHITECTURE.md).
+-- One row per change. `id` is the insertion order; `seq` is assigned after
+-- commit by the sequencer (see ARCHITECTURE.md), so seq order is commit order.
 CREATE TABLE changes (
-    seq          bigint PRIMARY KEY,
+    id           bigserial PRIMARY KEY,
+    seq          bigint UNIQUE,
     collection   text NOT NULL,
     doc_id       uuid NOT NULL,
     op           text NOT NULL CHECK (op IN ('created', 'updated', 'deleted')),
@@ -34,14 +35,14 @@ CREATE TABLE changes (
     updated_at   timestamptz NOT NULL,
     committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
-CREATE INDEX changes_committed_idx ON changes (committed_at);
+CREATE INDEX changes_unsequenced_idx ON changes (id) WHERE seq IS NULL;
+CREATE INDEX changes_collection_seq_idx ON changes (collection, seq);
 
-CREATE SEQUENCE changes_seq AS bigint;
-
--- Remembers how far retention has pruned, so a resume cursor below it is
--- reported as expired instead of silently skipping changes.
+-- last_seq: the highest seq handed out. pruned_through: retention has removed
+-- every change at or below it, so a resume cursor below it is expired.
 CREATE TABLE feed_state (
     id              boolean PRIMARY KEY DEFAULT true CHECK (id),
+    last_seq        bigint NOT NULL DEFAULT 0,
     pruned_through  bigint NOT NULL DEFAULT 0
 );
 INSERT INTO feed_state DEFAULT VALUES;
@@ -63,27 +64,26 @@ END $$;
 CREATE TRIGGER documents_touch BEFORE UPDATE ON documents
     FOR EACH ROW EXECUTE FUNCTION eddy_touch();
 
--- Deferred to commit time: the advisory lock is taken as late as possible
--- and held until the transaction is visible, so a later seq never becomes
--- visible before an earlier one.
+-- Records every change made to documents, by any client. The row carries no
+-- seq yet: numbering happens after commit, so it never has to wait for other
+-- writers. The NOTIFY only wakes feeds; Eddy's own connections set eddy.quiet
+-- and wake their feed in-process instead.
 CREATE FUNCTION eddy_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(7310150);
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO changes (seq, collection, doc_id, op, data, owner, version, created_at, updated_at)
-        VALUES (nextval('changes_seq'), NEW.collection, NEW.id, 'created', NEW.data, NEW.owner,
-                NEW.version, NEW.created_at, NEW.updated_at);
+        INSERT INTO changes (collection, doc_id, op, data, owner, version, created_at, updated_at)
+        VALUES (NEW.collection, NEW.id, 'created', NEW.data, NEW.owner, NEW.version, NEW.created_at, NEW.updated_at);
     ELSIF TG_OP = 'UPDATE' THEN
         IF NEW.version = OLD.version THEN
             RETURN NULL;
         END IF;
-        INSERT INTO changes (seq, collection, doc_id, op, data, old_data, owner, old_owner, version, created_at, updated_at)
-        VALUES (nextval('changes_seq'), NEW.collection, NEW.id, 'updated', NEW.data, OLD.data, NEW.owner,
-                OLD.owner, NEW.version, NEW.created_at, NEW.updated_at);
+        INSERT INTO changes (collection, doc_id, op, data, old_data, owner, old_owner, version, created_at, updated_at)
+        VALUES (NEW.collection, NEW.id, 'updated', NEW.data, OLD.data, NEW.owner, OLD.owner, NEW.version,
+                NEW.created_at, NEW.updated_at);
     ELSE
-        INSERT INTO changes (seq, collection, doc_id, op, old_data, owner, old_owner, version, created_at, updated_at)
-        VALUES (nextval('changes_seq'), OLD.collection, OLD.id, 'deleted', OLD.data, OLD.owner,
-                OLD.owner, OLD.version + 1, OLD.created_at, clock_timestamp());
+        INSERT INTO changes (collection, doc_id, op, old_data, owner, old_owner, version, created_at, updated_at)
+        VALUES (OLD.collection, OLD.id, 'deleted', OLD.data, OLD.owner, OLD.owner, OLD.version + 1,
+                OLD.created_at, clock_timestamp());
     END IF;
     -- Identical payloads are folded into one notification per transaction.
     IF current_setting('eddy.quiet', true) IS DISTINCT FROM 'on' THEN
@@ -92,8 +92,7 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE CONSTRAINT TRIGGER documents_change AFTER INSERT OR UPDATE OR DELETE ON documents
-    DEFERRABLE INITIALLY DEFERRED
+CREATE TRIGGER documents_change AFTER INSERT OR UPDATE OR DELETE ON documents
     FOR EACH ROW EXECUTE FUNCTION eddy_record_change();
 
 CREATE TABLE api_keys (

@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Realtime connection slots (WebSocket + SSE).
     pub slots: Arc<tokio::sync::Semaphore>,
+    /// Wakes this process's feed after our own writes commit (they send no NOTIFY).
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 fn metrics_handle() -> Option<PrometheusHandle> {
@@ -102,6 +104,7 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
         tracker: TaskTracker::new(),
         metrics: metrics_handle(),
         slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
+        wake: Arc::new(tokio::sync::Notify::new()),
     })
 }
 
@@ -112,6 +115,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.pool.clone(),
         state.hub.clone(),
         state.auth.clone(),
+        state.wake.clone(),
         cfg.poll_interval,
         state.shutdown.clone(),
     ));

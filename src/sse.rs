@@ -83,6 +83,7 @@ async fn start(state: AppState, headers: HeaderMap, q: HashMap<String, String>) 
 
     let (out, out_rx) = mpsc::channel::<Event>(state.config.outbound_queue.max(1));
     let mut cursor = state.hub.head();
+    let mut skip = HashMap::new();
     if let Some(since) = since {
         let pruned = store::pruned_through(&state.pool).await?;
         if since < pruned {
@@ -95,7 +96,8 @@ async fn start(state: AppState, headers: HeaderMap, q: HashMap<String, String>) 
     } else if snapshot {
         let sort = Sort::parse(q.get("sort").map(String::as_str))?;
         let query = build_list_query(&collection, &filter, &sort, None, scope.as_deref(), 101);
-        let (docs, seq) = store::snapshot(&state.pool, query).await?;
+        let store::Snapshot { docs, seq, reflected } = store::snapshot(&state.pool, &collection, query).await?;
+        skip = reflected;
         let truncated = docs.len() > 100;
         let documents: Vec<_> = docs.into_iter().take(100).map(|(d, _)| d).collect();
         let body = json!({"type": "snapshot", "subscription": "sse", "collection": collection, "documents": documents, "seq": seq, "truncated": truncated});
@@ -108,7 +110,8 @@ async fn start(state: AppState, headers: HeaderMap, q: HashMap<String, String>) 
         cursor = seq;
     }
     let (conn, rx) = ConnHandle::new(who, state.config.outbound_queue);
-    let sub = Subscription::new("sse".into(), collection, filter, conn.clone());
+    let mut sub = Subscription::new("sse".into(), collection, filter, conn.clone());
+    sub.skip = skip;
     let task_state = state.clone();
     state.tracker.spawn(async move {
         pump(task_state, sub, cursor, rx, out, conn).await;

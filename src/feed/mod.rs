@@ -4,6 +4,9 @@
 //! A notification is only a wake-up. After any reconnect, and on a timer, the feed
 //! reads everything after the last seq it dispatched, so a lost notification or a
 //! lost LISTEN connection delays events but never loses them.
+//!
+//! Before reading, the feed numbers committed changes that have no seq yet
+//! (`store::sequence_pending`); any server on the database may do this.
 
 use crate::auth::{Authenticator, Rule};
 use crate::hub::{Hub, RoomRule};
@@ -12,13 +15,23 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Rows read per query.
 const BATCH: i64 = 1000;
+/// Changes numbered per sequencing transaction.
+const SEQUENCE_BATCH: i64 = 10_000;
 
 /// Runs the feed until `shutdown` fires.
-pub async fn run(pool: PgPool, hub: Arc<Hub>, auth: Arc<Authenticator>, poll: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    pool: PgPool,
+    hub: Arc<Hub>,
+    auth: Arc<Authenticator>,
+    wake: Arc<Notify>,
+    poll: Duration,
+    shutdown: CancellationToken,
+) {
     let mut last = hub.head();
     let mut listener: Option<PgListener> = None;
     let mut failures = 0u32;
@@ -53,6 +66,7 @@ pub async fn run(pool: PgPool, hub: Arc<Hub>, auth: Arc<Authenticator>, poll: Du
         };
         let woke = tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = wake.notified() => None,
             r = wait => Some(r),
             _ = tokio::time::sleep(poll) => None,
         };
@@ -85,8 +99,9 @@ async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     Ok(l)
 }
 
-/// Dispatches every change after `last`, advancing it.
+/// Numbers pending changes, then dispatches every change after `last`, advancing it.
 async fn catch_up(pool: &PgPool, hub: &Hub, last: &mut i64) -> Result<(), store::StoreError> {
+    while store::sequence_pending(pool, SEQUENCE_BATCH).await? == SEQUENCE_BATCH as u64 {}
     loop {
         let batch = store::changes_after(pool, *last, None, None, BATCH).await?;
         let Some(end) = batch.last().map(|c| c.seq) else {

@@ -102,6 +102,7 @@ pub async fn delete_collection(
             store::StoreError::NotFound => ApiError::NotFound(format!("collection {name:?} does not exist")),
             e => e.into(),
         })?;
+    state.wake.notify_one();
     // Keep the rules cached until the feed has delivered the deletions.
     store::notify_config(&state.pool, "collections").await?;
     Ok(StatusCode::NO_CONTENT)

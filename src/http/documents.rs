@@ -145,6 +145,7 @@ pub async fn create(
             store::StoreError::Conflict => ApiError::Conflict(format!("document {id} already exists")),
             e => e.into(),
         })?;
+    state.wake.notify_one();
     Ok((StatusCode::CREATED, Json(doc)))
 }
 
@@ -220,6 +221,7 @@ async fn write_one(
     let mut tx = state.pool.begin().await?;
     let doc = write(&mut tx, &rules, &who, &collection, id, data, merge, expected).await?;
     tx.commit().await?;
+    state.wake.notify_one();
     Ok(Json(doc))
 }
 
@@ -276,6 +278,7 @@ pub async fn delete(
     let mut tx = state.pool.begin().await?;
     remove(&mut tx, &rules, &who, &collection, id, expected).await?;
     tx.commit().await?;
+    state.wake.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -479,5 +482,6 @@ pub async fn batch(
         results.push(r);
     }
     tx.commit().await?;
+    state.wake.notify_one();
     Ok(Json(json!({ "results": results })))
 }

@@ -16,7 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use tower_http::cors::CorsLayer;
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
@@ -66,7 +66,14 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(CorsLayer::permissive())
+        // Browsers do not let `*` cover Authorization, so allowed headers mirror the request.
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(AllowHeaders::mirror_request())
+                .expose_headers(Any),
+        )
         .with_state(state)
 }
 

@@ -28,6 +28,9 @@ pub struct Subscription {
     pub start_after: i64,
     /// Where events go.
     pub conn: ConnHandle,
+    /// Changes already reflected in this subscription's snapshot although their
+    /// seq is above it: document id → highest such version (usually empty).
+    pub skip: HashMap<uuid::Uuid, i64>,
     prefix: Box<str>,
 }
 
@@ -41,6 +44,7 @@ impl Subscription {
             filter,
             start_after: 0,
             conn,
+            skip: HashMap::new(),
             prefix,
         }
     }
@@ -135,6 +139,9 @@ pub fn frame_for(
     cache: &mut EventCache,
 ) -> Option<Utf8Bytes> {
     if change.seq <= sub.start_after || change.collection != sub.collection {
+        return None;
+    }
+    if sub.skip.get(&change.doc_id).is_some_and(|v| change.version <= *v) {
         return None;
     }
     let who = sub.conn.identity();

@@ -4,6 +4,7 @@ use super::{Document, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
+use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -117,13 +118,11 @@ pub async fn changes_after(
     Ok(rows.into_iter().map(Change::from).collect())
 }
 
-/// The highest committed seq (or the pruning watermark when the log is empty).
+/// The highest seq handed out so far (0 on a new database).
 pub async fn head_seq(db: impl PgExecutor<'_>) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT GREATEST((SELECT max(seq) FROM changes), (SELECT pruned_through FROM feed_state), 0)",
-    )
-    .fetch_one(db)
-    .await?)
+    Ok(sqlx::query_scalar("SELECT last_seq FROM feed_state")
+        .fetch_one(db)
+        .await?)
 }
 
 /// Changes with seq at or below this are gone; older cursors are expired.
@@ -133,12 +132,54 @@ pub async fn pruned_through(db: impl PgExecutor<'_>) -> Result<i64, StoreError> 
         .await?)
 }
 
+/// Numbers committed changes that have no seq yet, in insertion order; returns
+/// how many were numbered. Sequencers (one per server) take turns on the
+/// `feed_state` row lock, which is held until the numbering commits, so a
+/// higher seq never becomes visible before a lower one.
+pub async fn sequence_pending(pool: &PgPool, batch: i64) -> Result<u64, StoreError> {
+    let pending: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM changes WHERE seq IS NULL)")
+        .fetch_one(pool)
+        .await?;
+    if !pending {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    // A statement of its own: the next one takes its snapshot after the lock is granted.
+    let last: i64 = sqlx::query_scalar("SELECT last_seq FROM feed_state FOR UPDATE")
+        .fetch_one(&mut *tx)
+        .await?;
+    let top: Option<i64> = sqlx::query_scalar(
+        "WITH todo AS (
+             SELECT id, row_number() OVER (ORDER BY id) AS rn FROM changes WHERE seq IS NULL ORDER BY id LIMIT $2
+         ), done AS (
+             UPDATE changes c SET seq = $1 + todo.rn FROM todo WHERE c.id = todo.id AND c.seq IS NULL RETURNING c.seq
+         )
+         SELECT max(seq) FROM done",
+    )
+    .bind(last)
+    .bind(batch)
+    .fetch_one(&mut *tx)
+    .await?;
+    let Some(top) = top else { return Ok(0) };
+    sqlx::query("UPDATE feed_state SET last_seq = $1")
+        .bind(top)
+        .execute(&mut *tx)
+        .await?;
+    // Wakes the feeds of every server on this database, once per batch.
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(super::CHANGES_CHANNEL)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((top - last) as u64)
+}
+
 /// Deletes changes older than `retention`; returns how many were removed.
 pub async fn prune(pool: &PgPool, retention: Duration) -> Result<u64, StoreError> {
     let secs = retention.as_secs_f64();
     let mut tx = pool.begin().await?;
     let max: Option<i64> = sqlx::query_scalar(
-        "SELECT max(seq) FROM changes WHERE committed_at < clock_timestamp() - make_interval(secs => $1)",
+        "SELECT max(seq) FROM changes WHERE seq IS NOT NULL AND committed_at < clock_timestamp() - make_interval(secs => $1)",
     )
     .bind(secs)
     .fetch_one(&mut *tx)
@@ -157,17 +198,34 @@ pub async fn prune(pool: &PgPool, retention: Duration) -> Result<u64, StoreError
     Ok(done.rows_affected())
 }
 
-/// Runs a list query and reads the log position in one snapshot, so the documents
-/// reflect exactly the changes with seq <= the returned position.
+/// A snapshot of documents with the log position it reflects.
+pub struct Snapshot {
+    /// Documents with their sort keys.
+    pub docs: Vec<(Document, Value)>,
+    /// Every change with seq <= this is reflected in `docs`.
+    pub seq: i64,
+    /// Changes reflected in `docs` that had no seq yet (they will get one
+    /// above `seq`): document id → highest such version, to be skipped.
+    pub reflected: HashMap<Uuid, i64>,
+}
+
+/// Runs a list query and reads the log position in one snapshot.
 pub async fn snapshot(
     pool: &PgPool,
+    collection: &str,
     mut query: QueryBuilder<'_, Postgres>,
-) -> Result<(Vec<(Document, Value)>, i64), StoreError> {
+) -> Result<Snapshot, StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
     let seq = head_seq(&mut *tx).await?;
+    let reflected: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT doc_id, max(version) FROM changes WHERE seq IS NULL AND collection = $1 GROUP BY doc_id",
+    )
+    .bind(collection)
+    .fetch_all(&mut *tx)
+    .await?;
     let rows = query.build().fetch_all(&mut *tx).await?;
     tx.commit().await?;
     let docs = rows
@@ -179,5 +237,9 @@ pub async fn snapshot(
             Ok((doc, keys))
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok((docs, seq))
+    Ok(Snapshot {
+        docs,
+        seq,
+        reflected: reflected.into_iter().collect(),
+    })
 }

@@ -7,7 +7,9 @@ mod documents;
 mod keys;
 mod rooms;
 
-pub use changes::{changes_after, head_seq, prune, pruned_through, snapshot, Change, ChangeOp};
+pub use changes::{
+    changes_after, head_seq, prune, pruned_through, sequence_pending, snapshot, Change, ChangeOp, Snapshot,
+};
 pub use collections::{
     collection_rules, delete_collection, get_collection, list_collections, load_collections, put_collection,
     CollectionInfo,
@@ -60,6 +62,13 @@ pub async fn connect(url: &str, max: u32) -> anyhow::Result<PgPool> {
     create_database_if_missing(&opts).await?;
     let pool = PgPoolOptions::new()
         .max_connections(max)
+        // Our own writes wake our feed in-process; other writers NOTIFY.
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(conn, "SET eddy.quiet = 'on'").await?;
+                Ok(())
+            })
+        })
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(opts)
         .await?;

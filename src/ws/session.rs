@@ -434,9 +434,13 @@ impl Session {
                 .await;
         }
         let pool = self.state.pool.clone();
+        let mut skip = HashMap::new();
         let mut cursor = if m.snapshot {
             match self.snapshot(&id, &m, &filter, &rules, &who).await {
-                Ok(Some(seq)) => seq,
+                Ok(Some((seq, reflected))) => {
+                    skip = reflected;
+                    seq
+                }
                 Ok(None) => return Ok(()),
                 Err(()) => return Err(()),
             }
@@ -460,6 +464,7 @@ impl Session {
             self.state.hub.head()
         };
         let mut sub = Subscription::new(id.clone(), m.collection.clone(), filter, self.conn.clone());
+        sub.skip = skip;
         let key = loop {
             match self.state.hub.try_subscribe(sub, cursor) {
                 Ok(key) => break key,
@@ -488,7 +493,8 @@ impl Session {
         .await
     }
 
-    /// Sends the snapshot; returns its seq, or None when an error was sent instead.
+    /// Sends the snapshot; returns its seq and the changes it reflects beyond
+    /// that seq, or None when an error was sent instead.
     async fn snapshot(
         &mut self,
         id: &str,
@@ -496,7 +502,7 @@ impl Session {
         filter: &Filter,
         rules: &crate::auth::CollectionRules,
         who: &Identity,
-    ) -> Result<Option<i64>, ()> {
+    ) -> Result<Option<(i64, HashMap<uuid::Uuid, i64>)>, ()> {
         let limit = m.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             self.error(ErrorCode::InvalidMessage, "limit must be 1 to 1000", None)
@@ -518,8 +524,8 @@ impl Session {
             }
         };
         let q = build_list_query(&m.collection, filter, &sort, None, scope.as_deref(), limit + 1);
-        match store::snapshot(&self.state.pool, q).await {
-            Ok((docs, seq)) => {
+        match store::snapshot(&self.state.pool, &m.collection, q).await {
+            Ok(store::Snapshot { docs, seq, reflected }) => {
                 let truncated = docs.len() as i64 > limit;
                 let documents: Vec<_> = docs.into_iter().take(limit as usize).map(|(d, _)| d).collect();
                 let documents = serde_json::to_value(documents).unwrap_or(Value::Null);
@@ -534,7 +540,7 @@ impl Session {
                     None,
                 )
                 .await?;
-                Ok(Some(seq))
+                Ok(Some((seq, reflected)))
             }
             Err(e) => {
                 self.error(ErrorCode::Internal, &format!("snapshot failed: {e}"), None)
