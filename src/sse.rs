@@ -4,11 +4,10 @@
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::http::{documents_rules, owner_scope, ApiError};
-use crate::hub::{frame_for, ConnHandle, EventCache, Subscription};
+use crate::hub::{frame_for, ConnHandle, EventCache, Outbound, Subscription};
 use crate::matcher::{build_list_query, Filter, Sort};
 use crate::protocol::close;
 use crate::store;
-use axum::extract::ws::Utf8Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -138,7 +137,7 @@ async fn pump(
     state: AppState,
     mut sub: Subscription,
     mut cursor: i64,
-    mut rx: mpsc::Receiver<Utf8Bytes>,
+    mut rx: mpsc::Receiver<Outbound>,
     out: mpsc::Sender<Event>,
     conn: ConnHandle,
 ) {
@@ -160,8 +159,8 @@ async fn pump(
                         .rules(&sub.collection)
                         .unwrap_or_else(|| std::sync::Arc::new(crate::auth::CollectionRules::service_only()));
                     for c in &batch {
-                        if let Some(frame) = frame_for(c, &rules, &sub, &mut EventCache::default()) {
-                            if out.send(to_event(&frame)).await.is_err() {
+                        if let Some(event) = frame_for(c, &rules, &sub, &mut EventCache::default()) {
+                            if out.send(to_event(&event.into_frame())).await.is_err() {
                                 return;
                             }
                         }
@@ -179,7 +178,7 @@ async fn pump(
     loop {
         tokio::select! {
             f = rx.recv() => match f {
-                Some(frame) => if out.send(to_event(&frame)).await.is_err() { break },
+                Some(msg) => if out.send(to_event(&msg.into_frame())).await.is_err() { break },
                 None => break,
             },
             _ = conn.closing() => break,

@@ -37,10 +37,15 @@ where
     let mut admin = PgConnection::connect_with(&admin_opts)
         .await
         .expect("connect to PostgreSQL (set DATABASE_URL)");
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create test database");
+    // A non-byte-order default collation (ICU, where available) proves the
+    // SQL does not depend on the database collation for string comparisons.
+    let icu = format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
+    if admin.execute(icu.as_str()).await.is_err() {
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+    }
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .connect_with(admin_opts.clone().database(&name))
@@ -465,7 +470,7 @@ async fn sql_ids(pool: &PgPool, f: &Filter) -> Result<Vec<Uuid>, String> {
 #[tokio::test]
 async fn sql_agrees_with_matches() {
     let seed = env_u64("FILTER_SQL_SEED").unwrap_or_else(rand::random);
-    let cases = env_u64("FILTER_SQL_CASES").unwrap_or(1500);
+    let cases = env_u64("FILTER_SQL_CASES").unwrap_or(800);
     eprintln!("sql_agrees_with_matches: FILTER_SQL_SEED={seed}");
     with_db(move |pool| async move {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -597,7 +602,7 @@ async fn list_ids(pool: &PgPool, f: &Filter, sort: &Sort, scope: Option<&str>) -
 #[tokio::test]
 async fn keyset_pagination_is_complete_and_stable() {
     let seed = env_u64("FILTER_SQL_SEED").unwrap_or_else(rand::random);
-    let rounds = env_u64("FILTER_SQL_CASES").map_or(60, |c| c / 25 + 1);
+    let rounds = env_u64("FILTER_SQL_CASES").map_or(32, |c| c / 25 + 1);
     eprintln!("keyset_pagination_is_complete_and_stable: FILTER_SQL_SEED={seed}");
     with_db(move |pool| async move {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -618,6 +623,7 @@ async fn keyset_pagination_is_complete_and_stable() {
                 None
             };
             let inserting = rng.gen_bool(0.5);
+            let mut insert_budget = if inserting { 6 } else { 0 };
             let limit: usize = rng.gen_range(1..=12);
             let before = list_ids(&pool, &filter, &sort, scope).await;
             let ctx = format!("round {round} sort={sort_text:?} filter={filter:?} scope={scope:?} limit={limit}");
@@ -640,9 +646,10 @@ async fn keyset_pagination_is_complete_and_stable() {
                     }
                     seen.push(id);
                 }
-                if inserting {
-                    let n = rng.gen_range(0..3);
-                    insert_random(&pool, &mut rng, n).await;
+                // Bounded, so the collection cannot outgrow the walk.
+                if insert_budget > 0 && rng.gen_bool(0.5) {
+                    insert_budget -= 1;
+                    insert_random(&pool, &mut rng, 1).await;
                 }
                 let Some(last) = page.last().filter(|_| more) else {
                     break;

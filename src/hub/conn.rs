@@ -12,13 +12,43 @@ use tokio::sync::{mpsc, Notify};
 /// Connection id, unique per process.
 pub type ConnId = Arc<str>;
 
+/// One queued message. Events stay as two shared halves until the connection's
+/// own task writes them, so a queued event costs two pointers, the fan-out loop
+/// copies nothing, and the tail's bytes are shared by every recipient.
+pub enum Outbound {
+    /// A complete frame.
+    Frame(Utf8Bytes),
+    /// An event: the subscription's prefix and the change's shared tail.
+    Event {
+        /// `{"type":"event","subscription":"…",`
+        prefix: Arc<str>,
+        /// The rest of the event object.
+        tail: Arc<str>,
+    },
+}
+
+impl Outbound {
+    /// The frame to write.
+    pub fn into_frame(self) -> Utf8Bytes {
+        match self {
+            Outbound::Frame(f) => f,
+            Outbound::Event { prefix, tail } => {
+                let mut s = String::with_capacity(prefix.len() + tail.len());
+                s.push_str(&prefix);
+                s.push_str(&tail);
+                Utf8Bytes::from(s)
+            }
+        }
+    }
+}
+
 /// Shared state of one connection; cheap to clone.
 #[derive(Clone)]
 pub struct ConnHandle(Arc<Inner>);
 
 struct Inner {
     id: ConnId,
-    tx: mpsc::Sender<Utf8Bytes>,
+    tx: mpsc::Sender<Outbound>,
     close_code: AtomicU16,
     closed: Notify,
     identity: RwLock<Arc<Identity>>,
@@ -26,7 +56,7 @@ struct Inner {
 
 impl ConnHandle {
     /// Creates a handle and the receiving end of its outbound queue.
-    pub fn new(identity: Identity, queue: usize) -> (ConnHandle, mpsc::Receiver<Utf8Bytes>) {
+    pub fn new(identity: Identity, queue: usize) -> (ConnHandle, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let id: ConnId = Arc::from(format!("c{}", uuid::Uuid::new_v4().simple()));
         let inner = Inner {
@@ -57,7 +87,12 @@ impl ConnHandle {
     /// Queues a frame without waiting. A full queue closes the connection as a
     /// slow consumer: dropping one frame would break exactly-once delivery.
     pub fn send(&self, frame: Utf8Bytes) -> bool {
-        match self.0.tx.try_send(frame) {
+        self.push(Outbound::Frame(frame))
+    }
+
+    /// Queues a message; see `send`.
+    pub fn push(&self, msg: Outbound) -> bool {
+        match self.0.tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.close(close::SLOW_CONSUMER);

@@ -9,7 +9,7 @@ mod conn;
 mod rooms;
 mod subs;
 
-pub use conn::{ConnHandle, ConnId};
+pub use conn::{ConnHandle, ConnId, Outbound};
 pub use rooms::{room_allowed, RoomAction, RoomRule};
 pub use subs::{frame_for, EventCache, SubKey, Subscription};
 
@@ -174,8 +174,8 @@ impl Hub {
             let rules = collections.get(&change.collection).map(|r| &**r).unwrap_or(&fallback);
             let mut cache = EventCache::default();
             subs.for_each_candidate(change, &mut keys, |sub| {
-                if let Some(frame) = frame_for(change, rules, sub, &mut cache) {
-                    if sub.conn.send(frame) {
+                if let Some(event) = frame_for(change, rules, sub, &mut cache) {
+                    if sub.conn.push(event) {
                         delivered += 1;
                     }
                 }

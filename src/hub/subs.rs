@@ -6,12 +6,11 @@
 //! identity. Each subscription sees changes in seq order because the feed hands
 //! them over in seq order and delivery never reorders a connection's queue.
 
-use super::conn::ConnHandle;
+use super::conn::{ConnHandle, Outbound};
 use crate::auth::{CollectionRules, Identity};
 use crate::matcher::{DocRef, Field, Filter, IndexKey};
 use crate::protocol::{event_prefix, event_tail};
 use crate::store::{Change, ChangeOp};
-use axum::extract::ws::Utf8Bytes;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -31,13 +30,13 @@ pub struct Subscription {
     /// Changes already reflected in this subscription's snapshot although their
     /// seq is above it: document id → highest such version (usually empty).
     pub skip: HashMap<uuid::Uuid, i64>,
-    prefix: Box<str>,
+    prefix: Arc<str>,
 }
 
 impl Subscription {
     /// A subscription not yet registered.
     pub fn new(id: String, collection: String, filter: Filter, conn: ConnHandle) -> Self {
-        let prefix = event_prefix(&id).into_boxed_str();
+        let prefix: Arc<str> = Arc::from(event_prefix(&id));
         Subscription {
             id,
             collection,
@@ -131,13 +130,13 @@ fn tail(change: &Change, v: Variant) -> String {
     )
 }
 
-/// The event frame for one subscription, or None when the change is not for it.
+/// The event for one subscription, or None when the change is not for it.
 pub fn frame_for(
     change: &Change,
     rules: &CollectionRules,
     sub: &Subscription,
     cache: &mut EventCache,
-) -> Option<Utf8Bytes> {
+) -> Option<Outbound> {
     if change.seq <= sub.start_after || change.collection != sub.collection {
         return None;
     }
@@ -147,11 +146,11 @@ pub fn frame_for(
     let who = sub.conn.identity();
     let v = variant(change, rules, &sub.filter, &who)?;
     let slot = &mut cache.tails[v as usize];
-    let tail = slot.get_or_insert_with(|| Arc::from(tail(change, v)));
-    let mut frame = String::with_capacity(sub.prefix.len() + tail.len());
-    frame.push_str(&sub.prefix);
-    frame.push_str(tail);
-    Some(Utf8Bytes::from(frame))
+    let tail = slot.get_or_insert_with(|| Arc::from(tail(change, v))).clone();
+    Some(Outbound::Event {
+        prefix: sub.prefix.clone(),
+        tail,
+    })
 }
 
 /// Key of a subscription inside the index.

@@ -158,16 +158,22 @@ pub enum FilterError {
 /// A borrowed view of one document, as seen by [`Filter::matches`].
 #[derive(Clone, Copy, Debug)]
 pub struct DocRef<'a> {
+    /// `$id`.
     pub id: Uuid,
+    /// The document body (a JSON object); data paths read from it.
     pub data: &'a Value,
+    /// `$owner`; `None` behaves like JSON null.
     pub owner: Option<&'a str>,
+    /// `$created_at`; compared at microsecond precision.
     pub created_at: DateTime<Utc>,
+    /// `$updated_at`; compared at microsecond precision.
     pub updated_at: DateTime<Utc>,
 }
 
 /// An addressable field: a path into `data`, or a metadata column.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Field {
+    /// A dotted path into `data`, one element per segment.
     Data(Vec<String>),
     Id,
     Owner,
@@ -182,6 +188,7 @@ pub enum IndexKey {
     Bool(bool),
     /// `f64` bits of the number, normalised so `1 == 1.0` and `-0 == 0`.
     Num(u64),
+    /// A string; also UUIDs (lowercase hyphenated) and timestamps (RFC 3339, UTC, microseconds).
     Str(String),
 }
 

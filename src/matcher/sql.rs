@@ -54,7 +54,7 @@ fn push_cond<'a>(c: &'a Cond, qb: &mut Qb<'a>) {
 
 /// The field as jsonb: SQL NULL when a data path is missing; a NULL owner
 /// becomes JSON null, matching `eval`.
-pub(crate) fn push_json_value<'a>(f: &'a JsonField, qb: &mut Qb<'a>) {
+fn push_json_value<'a>(f: &'a JsonField, qb: &mut Qb<'a>) {
     match f {
         JsonField::Data(path) => {
             qb.push("(d.data #> ");

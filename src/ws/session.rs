@@ -9,7 +9,7 @@ use super::limits::TokenBucket;
 use crate::app::AppState;
 use crate::auth::{AuthError, Identity};
 use crate::http::ApiError;
-use crate::hub::{frame_for, ConnHandle, EventCache, RoomAction, SubKey, Subscription};
+use crate::hub::{frame_for, ConnHandle, EventCache, Outbound, RoomAction, SubKey, Subscription};
 use crate::matcher::{build_list_query, Filter, Sort};
 use crate::protocol::{
     close, encode, now_ms, parse_client, valid_name, BroadcastMsg, ClientMsg, ErrorCode, ErrorMsg, ServerMsg,
@@ -98,7 +98,7 @@ pub async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>)
 
 impl Session {
     /// The loop; returns the close code to send, if any.
-    async fn run_loop(&mut self, rx: &mut tokio::sync::mpsc::Receiver<Utf8Bytes>) -> Option<u16> {
+    async fn run_loop(&mut self, rx: &mut tokio::sync::mpsc::Receiver<Outbound>) -> Option<u16> {
         let shutdown = self.state.shutdown.clone();
         let conn = self.conn.clone();
         loop {
@@ -222,14 +222,14 @@ impl Session {
 
     /// Writes a dequeued frame plus whatever else is queued, then flushes; gives up
     /// if the connection is asked to close meanwhile (a stalled reader).
-    async fn drain(&mut self, first: Utf8Bytes, rx: &mut tokio::sync::mpsc::Receiver<Utf8Bytes>) -> Reply {
+    async fn drain(&mut self, first: Outbound, rx: &mut tokio::sync::mpsc::Receiver<Outbound>) -> Reply {
         let conn = self.conn.clone();
         let socket = &mut self.socket;
         let work = async {
-            socket.feed(Message::Text(first)).await?;
+            socket.feed(Message::Text(first.into_frame())).await?;
             for _ in 1..WRITE_BATCH {
                 match rx.try_recv() {
-                    Ok(f) => socket.feed(Message::Text(f)).await?,
+                    Ok(f) => socket.feed(Message::Text(f.into_frame())).await?,
                     Err(_) => break,
                 }
             }
@@ -563,8 +563,11 @@ impl Session {
                 .rules(&sub.collection)
                 .unwrap_or_else(|| std::sync::Arc::new(crate::auth::CollectionRules::service_only()));
             for change in &batch {
-                if let Some(frame) = frame_for(change, &rules, sub, &mut EventCache::default()) {
-                    self.socket.feed(Message::Text(frame)).await.map_err(|_| None)?;
+                if let Some(event) = frame_for(change, &rules, sub, &mut EventCache::default()) {
+                    self.socket
+                        .feed(Message::Text(event.into_frame()))
+                        .await
+                        .map_err(|_| None)?;
                 }
             }
             self.socket.flush().await.map_err(|_| None)?;

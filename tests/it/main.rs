@@ -9,3 +9,4 @@ mod faults;
 mod http;
 mod realtime;
 mod rooms;
+mod transport;

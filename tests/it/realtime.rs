@@ -728,6 +728,17 @@ async fn revoked_key_closes_sockets() {
             .to_owned()
     };
     let (id, key) = (field("id:"), field("key:"));
+    // Servers learn of new keys through a database notification: wait until it is accepted.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while s
+        .call("GET", "/v1/collections/none/documents", Some(&key), None)
+        .await
+        .0
+        == 401
+    {
+        assert!(tokio::time::Instant::now() < deadline, "new key never accepted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut ws = authed(&s, &key).await;
     let (st, _) = s.call("GET", "/healthz", Some(&key), None).await;
     assert_eq!(st, 200);

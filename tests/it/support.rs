@@ -53,19 +53,36 @@ impl Server {
         Server::start_on(db_url, extra).await
     }
 
+    /// Starts a server serving TLS (give `--tls-cert` and `--tls-key` in `extra`).
+    pub async fn start_tls(extra: &[&str]) -> Server {
+        let db_url = format!("{}/eddy_it_{}", base_db_url(), uuid::Uuid::new_v4().simple());
+        let port = free_port();
+        let mut s = Server::unstarted(db_url, port, extra, format!("https://127.0.0.1:{port}"));
+        s.spawn().await;
+        s
+    }
+
     /// Starts a server on an existing database URL.
     pub async fn start_on(db_url: String, extra: &[&str]) -> Server {
         let port = free_port();
-        let mut s = Server {
-            base: format!("http://127.0.0.1:{port}"),
+        let mut s = Server::unstarted(db_url, port, extra, format!("http://127.0.0.1:{port}"));
+        s.spawn().await;
+        s
+    }
+
+    fn unstarted(db_url: String, port: u16, extra: &[&str], base: String) -> Server {
+        let insecure = base.starts_with("https");
+        Server {
+            base,
             db_url,
             port,
             args: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
-            http: reqwest::Client::new(),
-        };
-        s.spawn().await;
-        s
+            http: reqwest::Client::builder()
+                .danger_accept_invalid_certs(insecure)
+                .build()
+                .expect("client"),
+        }
     }
 
     async fn spawn(&mut self) {
