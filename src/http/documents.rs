@@ -427,6 +427,31 @@ fn at(i: usize, e: ApiError) -> ApiError {
     }
 }
 
+/// Inserts a run of consecutive creates and appends the documents to `results`.
+async fn insert_run(
+    tx: &mut Transaction<'_, Postgres>,
+    collection: &str,
+    run: &mut Vec<(Uuid, Value, Option<String>)>,
+    start: usize,
+    results: &mut Vec<Value>,
+) -> Result<(), ApiError> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    let end = start + run.len() - 1;
+    let docs = store::insert_documents(&mut **tx, collection, run)
+        .await
+        .map_err(|e| match e {
+            store::StoreError::Conflict => ApiError::Conflict(format!(
+                "operations[{start}..={end}]: a document with one of these ids already exists"
+            )),
+            e => e.into(),
+        })?;
+    results.extend(docs.into_iter().map(|d| json!(d)));
+    run.clear();
+    Ok(())
+}
+
 /// Applies creates, updates and deletes in one transaction.
 pub async fn batch(
     State(state): State<AppState>,
@@ -443,7 +468,13 @@ pub async fn batch(
     let rules = rules_for(&state, &collection, &who, creates).await?;
     let mut tx = state.pool.begin().await?;
     let mut results = Vec::with_capacity(body.operations.len());
+    // Consecutive creates go to the database as one multi-row INSERT.
+    let mut run: Vec<(Uuid, Value, Option<String>)> = Vec::new();
+    let mut run_start = 0;
     for (i, op) in body.operations.into_iter().enumerate() {
+        if !matches!(op, BatchOp::Create { .. }) {
+            insert_run(&mut tx, &collection, &mut run, run_start, &mut results).await?;
+        }
         let r = match op {
             BatchOp::Create { data, id, owner } => {
                 if !rules.create.admits(&who) {
@@ -451,16 +482,11 @@ pub async fn batch(
                 }
                 let owner = create_owner(&who, owner).map_err(|e| at(i, e))?;
                 let data = object(data).map_err(|e| at(i, e))?;
-                let id = id.unwrap_or_else(Uuid::new_v4);
-                let doc = store::insert_document(&mut *tx, &collection, id, &data, owner.as_deref())
-                    .await
-                    .map_err(|e| match e {
-                        store::StoreError::Conflict => {
-                            at(i, ApiError::Conflict(format!("document {id} already exists")))
-                        }
-                        e => e.into(),
-                    })?;
-                json!(doc)
+                if run.is_empty() {
+                    run_start = i;
+                }
+                run.push((id.unwrap_or_else(Uuid::new_v4), data, owner));
+                continue;
             }
             BatchOp::Update { id, data, if_match } => {
                 json!(write(&mut tx, &rules, &who, &collection, id, data, true, if_match)
@@ -481,6 +507,7 @@ pub async fn batch(
         };
         results.push(r);
     }
+    insert_run(&mut tx, &collection, &mut run, run_start, &mut results).await?;
     tx.commit().await?;
     state.wake.notify_one();
     Ok(Json(json!({ "results": results })))

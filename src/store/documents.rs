@@ -55,6 +55,34 @@ pub async fn insert_document(
     .map_err(StoreError::classify)
 }
 
+/// Inserts many documents with one statement; returns them in input order.
+pub async fn insert_documents(
+    db: impl PgExecutor<'_>,
+    collection: &str,
+    rows: &[(Uuid, Value, Option<String>)],
+) -> Result<Vec<Document>, StoreError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let data: Vec<&Value> = rows.iter().map(|r| &r.1).collect();
+    let owners: Vec<Option<&str>> = rows.iter().map(|r| r.2.as_deref()).collect();
+    let mut docs = sqlx::query_as::<_, Document>(&format!(
+        "INSERT INTO documents (id, collection, data, owner)
+         SELECT i, $2, d, o FROM unnest($1::uuid[], $3::jsonb[], $4::text[]) WITH ORDINALITY AS t(i, d, o, n)
+         ORDER BY n
+         RETURNING {COLUMNS}"
+    ))
+    .bind(&ids)
+    .bind(collection)
+    .bind(&data)
+    .bind(&owners)
+    .fetch_all(db)
+    .await
+    .map_err(StoreError::classify)?;
+    // RETURNING order is not guaranteed; restore the input order.
+    let pos: std::collections::HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    docs.sort_by_key(|d| pos.get(&d.id).copied().unwrap_or(usize::MAX));
+    Ok(docs)
+}
+
 /// Reads one document.
 pub async fn get_document(db: impl PgExecutor<'_>, collection: &str, id: Uuid) -> Result<Document, StoreError> {
     sqlx::query_as::<_, Document>(&format!(

@@ -15,7 +15,8 @@ pub use collections::{
     CollectionInfo,
 };
 pub use documents::{
-    delete_document, get_document, insert_document, lock_document, merge_patch, update_document, Document,
+    delete_document, get_document, insert_document, insert_documents, lock_document, merge_patch, update_document,
+    Document,
 };
 pub use keys::{active_keys, create_key, list_keys, revoke_key, KeyInfo};
 pub use rooms::{load_room_rules, put_room_rules, RoomRuleRow};

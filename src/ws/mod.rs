@@ -71,8 +71,8 @@ pub async fn upgrade(
     // message is read whole and answered; the transport cap only stops abuse.
     let max = state.config.max_message_bytes.saturating_mul(4);
     let tracker = state.tracker.clone();
-    ws.read_buffer_size(4096)
-        .write_buffer_size(0)
+    ws.read_buffer_size(1024)
+        .write_buffer_size(4096)
         .max_write_buffer_size(max.max(1 << 20) * 4)
         .max_message_size(max)
         .max_frame_size(max)
