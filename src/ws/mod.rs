@@ -76,13 +76,11 @@ pub async fn upgrade(
         .max_write_buffer_size(max.max(1 << 20) * 4)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| async move {
-            tracker
-                .spawn(async move {
-                    session::run(socket, state, identity).await;
-                    drop(permit);
-                })
-                .await
-                .ok();
+        // Runs in the task axum spawned for the upgrade: no second task per connection.
+        .on_upgrade(move |socket| {
+            tracker.track_future(async move {
+                session::run(socket, state, identity).await;
+                drop(permit);
+            })
         })
 }

@@ -135,7 +135,9 @@ impl Session {
                                     return Some(close::TOO_BIG);
                                 }
                                 Message::Text(t) => {
-                                    if let Some(code) = self.on_text(&t).await {
+                                    // Boxed: handlers (snapshots, replays) are large futures that an
+                                    // idle connection should not carry inline.
+                                    if let Some(code) = Box::pin(self.on_text(&t)).await {
                                         return Some(code);
                                     }
                                 }
