@@ -33,17 +33,24 @@ CREATE TABLE changes (
     version      bigint NOT NULL,
     created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL,
-    committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    committed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- The writing transaction: lets the sequencer look only at recent rows.
+    xid          xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
-CREATE INDEX changes_unsequenced_idx ON changes (id) WHERE seq IS NULL;
+-- Keyed by xid so that the sequencer's range scan skips the dead entries that
+-- numbering leaves behind (they all have old xids).
+CREATE INDEX changes_unsequenced_idx ON changes (xid) WHERE seq IS NULL;
 CREATE INDEX changes_collection_seq_idx ON changes (collection, seq);
 
 -- last_seq: the highest seq handed out. pruned_through: retention has removed
 -- every change at or below it, so a resume cursor below it is expired.
+-- sequenced_xmin: every change written by a transaction older than this is
+-- numbered (or was rolled back).
 CREATE TABLE feed_state (
     id              boolean PRIMARY KEY DEFAULT true CHECK (id),
     last_seq        bigint NOT NULL DEFAULT 0,
-    pruned_through  bigint NOT NULL DEFAULT 0
+    pruned_through  bigint NOT NULL DEFAULT 0,
+    sequenced_xmin  xid8 NOT NULL DEFAULT '0'
 );
 INSERT INTO feed_state DEFAULT VALUES;
 

@@ -67,7 +67,8 @@ ensure_postgres() {
   if [ -n "${DATABASE_URL:-}" ]; then
     EDDY_PG_URL="${DATABASE_URL%/*}"; export EDDY_PG_URL; return 0
   fi
-  if answers 127.0.0.1 5432; then
+  # EDDY_IGNORE_SYSTEM_PG=1 exercises the fresh-machine path on a machine that has a server.
+  if [ -z "${EDDY_IGNORE_SYSTEM_PG:-}" ] && answers 127.0.0.1 5432; then
     export EDDY_PG_URL="postgres://postgres@127.0.0.1:5432"; return 0
   fi
   if install_postgres && start_private_cluster; then

@@ -6,6 +6,7 @@ use crate::config::ServeArgs;
 use crate::hub::Hub;
 use crate::{feed, http, store};
 use anyhow::Context;
+use axum_server::accept::NoDelayAcceptor;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 use std::sync::{Arc, OnceLock};
@@ -151,7 +152,9 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .context("loading TLS certificate and key")?;
-            let mut server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
+            // Small frames must leave at once: no Nagle delay on accepted sockets.
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(NoDelayAcceptor::new());
+            let mut server = axum_server::from_tcp(listener).acceptor(acceptor).handle(handle);
             server
                 .http_builder()
                 .http1()
@@ -160,7 +163,9 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
             server.serve(service).await?;
         }
         _ => {
-            let mut server = axum_server::from_tcp(listener).handle(handle);
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(NoDelayAcceptor::new())
+                .handle(handle);
             server
                 .http_builder()
                 .http1()

@@ -136,10 +136,17 @@ pub async fn pruned_through(db: impl PgExecutor<'_>) -> Result<i64, StoreError> 
 /// how many were numbered. Sequencers (one per server) take turns on the
 /// `feed_state` row lock, which is held until the numbering commits, so a
 /// higher seq never becomes visible before a lower one.
+///
+/// Only rows written by transactions not older than `sequenced_xmin` are
+/// looked at: every older transaction had finished, and was therefore visible,
+/// when an earlier round completed.
 pub async fn sequence_pending(pool: &PgPool, batch: i64) -> Result<u64, StoreError> {
-    let pending: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM changes WHERE seq IS NULL)")
-        .fetch_one(pool)
-        .await?;
+    let pending: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM changes WHERE seq IS NULL
+                        AND xid >= (SELECT sequenced_xmin FROM feed_state))",
+    )
+    .fetch_one(pool)
+    .await?;
     if !pending {
         return Ok(0);
     }
@@ -148,30 +155,40 @@ pub async fn sequence_pending(pool: &PgPool, batch: i64) -> Result<u64, StoreErr
     let last: i64 = sqlx::query_scalar("SELECT last_seq FROM feed_state FOR UPDATE")
         .fetch_one(&mut *tx)
         .await?;
-    let top: Option<i64> = sqlx::query_scalar(
+    let (top, count, horizon): (Option<i64>, i64, String) = sqlx::query_as(
         "WITH todo AS (
-             SELECT id, row_number() OVER (ORDER BY id) AS rn FROM changes WHERE seq IS NULL ORDER BY id LIMIT $2
+             SELECT id, row_number() OVER (ORDER BY id) AS rn FROM changes
+             WHERE seq IS NULL AND xid >= (SELECT sequenced_xmin FROM feed_state)
+             ORDER BY id LIMIT $2
          ), done AS (
              UPDATE changes c SET seq = $1 + todo.rn FROM todo WHERE c.id = todo.id AND c.seq IS NULL RETURNING c.seq
          )
-         SELECT max(seq) FROM done",
+         SELECT (SELECT max(seq) FROM done), (SELECT count(*) FROM done),
+                pg_snapshot_xmin(pg_current_snapshot())::text",
     )
     .bind(last)
     .bind(batch)
     .fetch_one(&mut *tx)
     .await?;
-    let Some(top) = top else { return Ok(0) };
-    sqlx::query("UPDATE feed_state SET last_seq = $1")
-        .bind(top)
-        .execute(&mut *tx)
-        .await?;
-    // Wakes the feeds of every server on this database, once per batch.
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(super::CHANGES_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
+    // The horizon may only move when every visible pending row was numbered.
+    sqlx::query(
+        "UPDATE feed_state SET last_seq = GREATEST(last_seq, $1),
+             sequenced_xmin = CASE WHEN $2 THEN $3::xid8 ELSE sequenced_xmin END",
+    )
+    .bind(top.unwrap_or(last))
+    .bind(count < batch)
+    .bind(&horizon)
+    .execute(&mut *tx)
+    .await?;
+    if top.is_some() {
+        // Wakes the feeds of every server on this database, once per batch.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(super::CHANGES_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
-    Ok((top - last) as u64)
+    Ok(count as u64)
 }
 
 /// Deletes changes older than `retention`; returns how many were removed.
@@ -179,7 +196,12 @@ pub async fn prune(pool: &PgPool, retention: Duration) -> Result<u64, StoreError
     let secs = retention.as_secs_f64();
     let mut tx = pool.begin().await?;
     let max: Option<i64> = sqlx::query_scalar(
-        "SELECT max(seq) FROM changes WHERE seq IS NOT NULL AND committed_at < clock_timestamp() - make_interval(secs => $1)",
+        // Walks the oldest changes by seq (indexed) instead of scanning the table;
+        // large backlogs are pruned over several rounds.
+        "SELECT max(seq) FROM (
+             SELECT seq, committed_at FROM changes WHERE seq > (SELECT pruned_through FROM feed_state)
+             ORDER BY seq LIMIT 50000
+         ) oldest WHERE committed_at < clock_timestamp() - make_interval(secs => $1)",
     )
     .bind(secs)
     .fetch_one(&mut *tx)
@@ -221,7 +243,9 @@ pub async fn snapshot(
         .await?;
     let seq = head_seq(&mut *tx).await?;
     let reflected: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT doc_id, max(version) FROM changes WHERE seq IS NULL AND collection = $1 GROUP BY doc_id",
+        "SELECT doc_id, max(version) FROM changes
+         WHERE seq IS NULL AND xid >= (SELECT sequenced_xmin FROM feed_state) AND collection = $1
+         GROUP BY doc_id",
     )
     .bind(collection)
     .fetch_all(&mut *tx)
