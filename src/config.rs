@@ -167,7 +167,7 @@ pub struct ServeArgs {
     #[arg(long, env = "EDDY_MAX_ROOMS", default_value_t = 50)]
     pub max_rooms: usize,
     /// Outbound queue per socket, in messages; a socket that overflows it is closed (4100).
-    #[arg(long, env = "EDDY_OUTBOUND_QUEUE", default_value_t = 4096)]
+    #[arg(long, env = "EDDY_OUTBOUND_QUEUE", default_value_t = 16384)]
     pub outbound_queue: usize,
     /// Sustained inbound messages per second per socket.
     #[arg(long, env = "EDDY_RATE_LIMIT", default_value_t = 100)]

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Rows read per query.
-const BATCH: i64 = 1000;
+const BATCH: i64 = 5000;
 /// Changes numbered per sequencing transaction.
 const SEQUENCE_BATCH: i64 = 10_000;
 

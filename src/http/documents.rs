@@ -94,11 +94,16 @@ fn check_version(doc: &Document, expected: Option<i64>) -> Result<(), ApiError> 
 }
 
 fn object(data: Value) -> Result<Value, ApiError> {
-    if data.is_object() {
-        Ok(data)
-    } else {
-        Err(ApiError::Unprocessable("data must be a JSON object".into()))
+    use crate::protocol::{json_depth, MAX_JSON_DEPTH};
+    if !data.is_object() {
+        return Err(ApiError::Unprocessable("data must be a JSON object".into()));
     }
+    if json_depth(&data) > MAX_JSON_DEPTH {
+        return Err(ApiError::Unprocessable(format!(
+            "data is nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
+    Ok(data)
 }
 
 /// `POST …/documents` body.

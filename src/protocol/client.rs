@@ -125,6 +125,10 @@ pub fn parse_client(text: &str) -> Result<Incoming, (ErrorCode, String, Option<V
             ))
         }
     };
+    if super::json_depth(&value) > super::MAX_JSON_DEPTH {
+        let msg = format!("message nested deeper than {} levels", super::MAX_JSON_DEPTH);
+        return Err((ErrorCode::InvalidMessage, msg, reference));
+    }
     let Some(obj) = value.as_object() else {
         return Err((
             ErrorCode::InvalidMessage,

@@ -83,6 +83,20 @@ pub mod close {
     pub const IDLE: u16 = 4101;
 }
 
+/// Deepest JSON nesting accepted from clients (messages, presence, documents).
+/// Eddy wraps client JSON in a few levels of its own, and common JSON parsers
+/// (serde_json among them) refuse more than 128, so relayed data must stay well below.
+pub const MAX_JSON_DEPTH: usize = 100;
+
+/// The nesting depth of a JSON value (a scalar is 0).
+pub fn json_depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(json_depth).max().unwrap_or(0),
+        serde_json::Value::Object(o) => 1 + o.values().map(json_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// Whether a room or event name is acceptable.
 pub fn valid_name(s: &str, max: usize, extra: &[u8]) -> bool {
     !s.is_empty()

@@ -597,6 +597,11 @@ impl Session {
     }
 
     async fn on_join(&mut self, room: &str, presence: Option<Value>, r: Option<&Value>) -> Reply {
+        if presence.as_ref().is_some_and(|p| !p.is_object()) {
+            return self
+                .error(ErrorCode::InvalidMessage, "presence must be a JSON object", r)
+                .await;
+        }
         if !valid_name(room, 128, b"@") {
             return self
                 .error(
@@ -680,6 +685,11 @@ impl Session {
     }
 
     async fn on_presence(&mut self, room: &str, state: Value, r: Option<&Value>) -> Reply {
+        if !state.is_object() {
+            return self
+                .error(ErrorCode::InvalidMessage, "presence state must be a JSON object", r)
+                .await;
+        }
         if !self.rooms.contains(room) || !self.state.hub.set_presence(room, &self.conn, state) {
             return self
                 .error(ErrorCode::NotFound, &format!("not in room {room:?}"), r)

@@ -245,6 +245,18 @@ async fn error_statuses() {
         .await
         .expect("post");
     assert_eq!(r.status(), 400);
+    // Deeper than relayed frames could be parsed by common JSON readers: 422.
+    let nested = format!("{{\"data\":{{\"a\":{}1{}}}}}", "[".repeat(110), "]".repeat(110));
+    let r = s
+        .http
+        .post(&url)
+        .bearer_auth(SERVICE_KEY)
+        .header("content-type", "application/json")
+        .body(nested)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 422);
     let r = s
         .http
         .post(&url)

@@ -1,0 +1,445 @@
+//! Fault test: the PostgreSQL server under Eddy is stopped and started again,
+//! twice, while documents are being written and three subscribers are live.
+//!
+//! The test runs its own private PostgreSQL cluster (initdb + pg_ctl from
+//! `/usr/lib/postgresql/<latest>/bin`, as the `postgres` OS user when running
+//! as root), on a free port, in a fresh temporary directory, so that it never
+//! touches a shared server. The cluster is always stopped and removed at the
+//! end by a guard, also when the test fails.
+
+#[path = "it/support.rs"]
+mod support;
+
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::*;
+
+/// Documents written.
+const DOCS: usize = 300;
+/// How long PostgreSQL stays down each time.
+const OUTAGE: Duration = Duration::from_millis(1500);
+/// Bound on anything that waits for a PostgreSQL command.
+const PG_CMD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The newest `/usr/lib/postgresql/<version>/bin` holding initdb and pg_ctl.
+fn pg_bin_dir() -> PathBuf {
+    let root = Path::new("/usr/lib/postgresql");
+    let mut found: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let version: Vec<u32> = name.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+            let bin = e.path().join("bin");
+            (bin.join("initdb").is_file() && bin.join("pg_ctl").is_file()).then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    match found.pop() {
+        Some((_, bin)) => bin,
+        None => panic!(
+            "pg_restart needs PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/<version>/bin; \
+             none found. Install Debian's `postgresql` package (CI does); this test does not skip."
+        ),
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A private PostgreSQL cluster; stopped and deleted on drop.
+struct PgCluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl PgCluster {
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// A PostgreSQL tool, run as the `postgres` OS user when we are root
+    /// (PostgreSQL refuses to run as root).
+    fn command(&self, tool: &str) -> Command {
+        let exe = self.bin.join(tool);
+        let mut c = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        };
+        c.current_dir(&self.dir);
+        c
+    }
+
+    /// Runs a tool to completion within `PG_CMD_TIMEOUT` without blocking the async runtime.
+    async fn run(&self, tool: &str, args: &[&str]) {
+        let mut c = tokio::process::Command::from(self.command(tool));
+        c.args(args).kill_on_drop(true);
+        let out = tokio::time::timeout(PG_CMD_TIMEOUT, c.output())
+            .await
+            .unwrap_or_else(|_| panic!("{tool} {args:?} did not finish within {PG_CMD_TIMEOUT:?}"))
+            .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed ({}):\n{}\n{}\n--- server log ---\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        );
+    }
+
+    /// initdb in a fresh temporary directory, then start.
+    async fn create() -> PgCluster {
+        let bin = pg_bin_dir();
+        let as_postgres = is_root();
+        let dir = std::env::temp_dir().join(format!("eddy-pg-restart-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create the cluster directory");
+        let pg = PgCluster {
+            bin,
+            dir,
+            port: free_port(),
+            as_postgres,
+        };
+        if as_postgres {
+            // Debian's postgresql package creates this user; make sure it exists all the same.
+            let has_user = Command::new("id")
+                .arg("postgres")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !has_user {
+                let _ = Command::new("useradd")
+                    .args(["--system", "--no-create-home", "postgres"])
+                    .status();
+            }
+            let ok = Command::new("chown")
+                .arg("postgres")
+                .arg(&pg.dir)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(
+                ok,
+                "chown postgres {} failed (is there a `postgres` OS user?)",
+                pg.dir.display()
+            );
+        }
+        let data = pg.data();
+        let data = data.to_str().expect("UTF-8 temp path");
+        pg.run(
+            "initdb",
+            &["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        )
+        .await;
+        pg.start().await;
+        pg
+    }
+
+    fn options(&self) -> String {
+        // fsync off: the test stops PostgreSQL cleanly (fast shutdown), it does not crash the machine.
+        format!(
+            "-p {} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
+            self.port
+        )
+    }
+
+    async fn start(&self) {
+        let data = self.data();
+        let log = self.dir.join("server.log");
+        let opts = self.options();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().expect("UTF-8 path"),
+                "-l",
+                log.to_str().expect("UTF-8 path"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                &opts,
+                "start",
+            ],
+        )
+        .await;
+    }
+
+    async fn stop(&self) {
+        let data = self.data();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().expect("UTF-8 path"),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "stop",
+            ],
+        )
+        .await;
+    }
+
+    fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        // Immediate mode: nothing to keep. Bounded by pg_ctl's own timeout.
+        let data = self.data();
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D"])
+            .arg(&data)
+            .args(["-m", "immediate", "-w", "-t", "30", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Writes documents 0..n with client-chosen ids, retrying through outages (a
+/// 409 on a retry means the earlier attempt landed); counts finished writes.
+async fn write_all(http: reqwest::Client, base: String, coll: &'static str, n: usize, done: Arc<AtomicUsize>) {
+    for i in 0..n {
+        let id = uuid::Uuid::new_v4();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = http
+                .post(format!("{base}/v1/collections/{coll}/documents"))
+                .bearer_auth(SERVICE_KEY)
+                .json(&json!({"id": id, "data": {"i": i}}))
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status() == 201 || r.status() == 409 => break,
+                _ => {
+                    assert!(tokio::time::Instant::now() < deadline, "write {i} never succeeded");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        done.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// What one subscriber saw.
+struct Received {
+    /// `data.i` of each event, in arrival order.
+    docs: Vec<i64>,
+    /// Connections opened after the first.
+    reconnects: usize,
+    /// `internal` errors answered to a subscribe (database down); each was retried.
+    internal_errors: usize,
+}
+
+/// A subscriber that reconnects and resumes with `since` until it has `n`
+/// documents. An `internal` error (database unavailable while subscribing) is
+/// retryable: reconnect. With `outages`, it also drops its socket whenever an
+/// outage begins, so that it resumes while PostgreSQL is down.
+async fn resuming_subscriber(
+    url: String,
+    coll: &'static str,
+    n: usize,
+    mut outages: Option<tokio::sync::watch::Receiver<u32>>,
+) -> Received {
+    let mut r = Received {
+        docs: Vec::new(),
+        reconnects: 0,
+        internal_errors: 0,
+    };
+    let mut last: Option<i64> = None;
+    let mut connections = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while r.docs.len() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "subscriber stuck at {} of {n}",
+            r.docs.len()
+        );
+        let Ok(Ok((stream, _))) = tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::connect_async(format!("{url}?token={SERVICE_KEY}")),
+        )
+        .await
+        else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        connections += 1;
+        r.reconnects = connections - 1;
+        let mut ws = Ws { stream };
+        let mut sub = json!({"type": "subscribe", "id": "f", "collection": coll});
+        if let Some(l) = last {
+            sub["since"] = json!(l);
+        }
+        ws.send(sub).await;
+        loop {
+            let next = match outages.as_mut() {
+                Some(rx) => tokio::select! {
+                    v = ws.next(Duration::from_secs(5)) => v,
+                    // An outage began: drop this socket and resume on a new one.
+                    _ = rx.changed() => break,
+                },
+                None => ws.next(Duration::from_secs(5)).await,
+            };
+            match next {
+                Some(v) if v["type"] == "event" => {
+                    let seq = v["seq"].as_i64().expect("event seq");
+                    assert!(last.is_none_or(|l| seq > l), "seq went backwards: {seq} after {last:?}");
+                    last = Some(seq);
+                    r.docs.push(v["document"]["data"]["i"].as_i64().expect("document i"));
+                    if r.docs.len() >= n {
+                        break;
+                    }
+                }
+                Some(v) if v["type"] == "subscribed" => {
+                    if last.is_none() {
+                        last = v["seq"].as_i64();
+                    }
+                }
+                Some(v) if v["type"] == "error" && v["code"] == "internal" => {
+                    r.internal_errors += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    break;
+                }
+                Some(v) if v["type"] == "error" => panic!("subscriber error {v}"),
+                Some(_) => {}
+                None => break,
+            }
+        }
+    }
+    r
+}
+
+async fn ready_status(http: &reqwest::Client, base: &str, timeout: Duration) -> Option<u16> {
+    http.get(format!("{base}/readyz"))
+        .timeout(timeout)
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+/// Waits (bounded) until the writer has finished `at` documents.
+async fn wait_for_progress(done: &AtomicUsize, at: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while done.load(Ordering::SeqCst) < at {
+        assert!(
+            Instant::now() < deadline,
+            "writer stuck at {}",
+            done.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// PostgreSQL stopped (fast shutdown) for 1.5 s and started again, twice, during 300 writes: each of 3 resuming subscribers gets every document exactly once in increasing seq order, and Eddy becomes ready again by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_during_writes() {
+    let started = Instant::now();
+    let pg = PgCluster::create().await;
+    let s = Server::start_on(pg.url("eddy"), &[]).await;
+    s.open_collection("pgr").await;
+
+    // Subscriber 0 keeps its socket through the outages; 1 and 2 drop theirs when an
+    // outage begins and resume with `since` while PostgreSQL is down.
+    let (outage_tx, outage_rx) = tokio::sync::watch::channel(0u32);
+    let subs: Vec<_> = (0..3)
+        .map(|k| {
+            let churn = (k > 0).then(|| outage_rx.clone());
+            tokio::spawn(resuming_subscriber(s.ws_url(), "pgr", DOCS, churn))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let done = Arc::new(AtomicUsize::new(0));
+    let writer = tokio::spawn(write_all(s.http.clone(), s.base.clone(), "pgr", DOCS, done.clone()));
+
+    let mut during = Vec::new();
+    for at in [DOCS / 4, DOCS * 3 / 5] {
+        wait_for_progress(&done, at).await;
+        let before = done.load(Ordering::SeqCst);
+        assert!(before < DOCS, "the writer finished before the outage");
+        pg.stop().await;
+        let down = Instant::now();
+        outage_tx.send_modify(|n| *n += 1);
+        during.push(ready_status(&s.http, &s.base, Duration::from_millis(1000)).await);
+        tokio::time::sleep(OUTAGE.saturating_sub(down.elapsed())).await;
+        pg.start().await;
+        eprintln!(
+            "outage at {before} of {DOCS} writes: PostgreSQL down {:?}, /readyz during it: {:?}",
+            down.elapsed(),
+            during.last()
+        );
+    }
+
+    tokio::time::timeout(Duration::from_secs(120), writer)
+        .await
+        .expect("writer finished in time")
+        .expect("writer");
+    for (k, sub) in subs.into_iter().enumerate() {
+        let r = tokio::time::timeout(Duration::from_secs(120), sub)
+            .await
+            .expect("subscriber finished in time")
+            .expect("subscriber");
+        eprintln!(
+            "subscriber {k}: {} documents, {} reconnects, {} internal errors retried",
+            r.docs.len(),
+            r.reconnects,
+            r.internal_errors
+        );
+        if k > 0 {
+            assert!(r.reconnects >= 2, "subscriber {k} did not resume during the outages");
+        }
+        let got = r.docs;
+        let mut sorted = got.clone();
+        sorted.sort_unstable();
+        let want: Vec<i64> = (0..DOCS as i64).collect();
+        assert_eq!(sorted, want, "lost or duplicated documents");
+        // Writes are sequential, so commit (seq) order is write order.
+        assert_eq!(got, want, "documents out of write order");
+    }
+
+    // Recovered by itself: ready again, and a fresh subscription works end to end.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if ready_status(&s.http, &s.base, Duration::from_secs(3)).await == Some(200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "eddy did not become ready again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut ws = s.ws(SERVICE_KEY).await;
+    ws.expect_type("auth_ok").await;
+    ws.subscribe(json!({"type": "subscribe", "id": "after", "collection": "pgr"}))
+        .await;
+    s.create("pgr", json!({"i": -1})).await;
+    let ev = ws.expect_type("event").await;
+    assert_eq!(ev["document"]["data"]["i"], -1);
+    eprintln!("pg_restart took {:?}", started.elapsed());
+}
