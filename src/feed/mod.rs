@@ -110,13 +110,29 @@ async fn catch_up(pool: &PgPool, hub: &Hub, last: &mut i64) -> Result<(), store:
         if !hub.knows_collections(&batch) {
             hub.replace_rules(store::load_collections(pool).await?);
         }
-        hub.dispatch(&batch);
+        let loaded = hub.dispatch(&batch);
         *last = end;
+        let _ = pause_for(&loaded).await;
         metrics::gauge!("eddy_feed_seq").set(end as f64);
         if (batch.len() as i64) < BATCH {
             return Ok(());
         }
     }
+}
+
+/// Longest the feed waits per batch for loaded queues to drain.
+const MAX_PAUSE: Duration = Duration::from_millis(250);
+
+/// Flow control for catch-up bursts: reading the log can outpace a healthy
+/// socket, so while some recipients' queues are more than half full the feed
+/// waits briefly (bounded) before reading on. A consumer that stays stuck still
+/// overflows and is closed; a fast one is never paused for.
+async fn pause_for(loaded: &[crate::hub::ConnHandle]) -> Duration {
+    let start = tokio::time::Instant::now();
+    while !loaded.is_empty() && loaded.iter().any(|c| c.is_loaded()) && start.elapsed() < MAX_PAUSE {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    start.elapsed()
 }
 
 /// Reloads cached configuration named by a hint (`keys`, `collections`, `room_rules`, `all`).

@@ -95,11 +95,19 @@ impl ConnHandle {
         match self.0.tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::info!(conn_id = %self.0.id, "outbound queue full: closing slow consumer");
+                metrics::counter!("eddy_slow_consumers_closed_total").increment(1);
                 self.close(close::SLOW_CONSUMER);
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// Whether more than half of the outbound queue is in use (and it is still open).
+    pub fn is_loaded(&self) -> bool {
+        let tx = &self.0.tx;
+        !tx.is_closed() && self.close_code() == 0 && tx.capacity() < tx.max_capacity() / 2
     }
 
     /// Asks the connection to close with this code (the first request wins).

@@ -163,11 +163,13 @@ impl Hub {
 
     /// Delivers a batch of changes (in seq order) to matching subscriptions and
     /// advances the head. Holding the read lock for the whole batch is what makes
-    /// `try_subscribe`'s head check atomic with delivery.
-    pub fn dispatch(&self, changes: &[Change]) {
+    /// `try_subscribe`'s head check atomic with delivery. Returns the connections
+    /// whose queues are now more than half full, so the feed can let them drain.
+    pub fn dispatch(&self, changes: &[Change]) -> Vec<ConnHandle> {
         let subs = self.subs.read();
         let mut keys = Vec::new();
         let mut delivered = 0u64;
+        let mut loaded: Vec<ConnHandle> = Vec::new();
         let fallback = CollectionRules::service_only();
         let collections = self.collections.read();
         for change in changes {
@@ -183,11 +185,19 @@ impl Hub {
         }
         if let Some(last) = changes.last() {
             self.head.fetch_max(last.seq, Ordering::AcqRel);
+            // Only the last change's recipients are checked: enough to notice a
+            // backlog building up during catch-up without a pass over everyone.
+            subs.for_each_candidate(last, &mut keys, |sub| {
+                if sub.conn.is_loaded() && !loaded.iter().any(|c| c.same(&sub.conn)) {
+                    loaded.push(sub.conn.clone());
+                }
+            });
         }
         drop(collections);
         drop(subs);
         metrics::counter!("eddy_events_delivered_total").increment(delivered);
         metrics::counter!("eddy_changes_read_total").increment(changes.len() as u64);
+        loaded
     }
 
     // --- rooms ---------------------------------------------------------------
