@@ -3,8 +3,9 @@
 
 use crate::app::AppState;
 use crate::auth::Identity;
+use crate::feed::{GoLive, Step};
 use crate::http::{documents_rules, owner_scope, ApiError};
-use crate::hub::{frame_for, ConnHandle, EventCache, Outbound, Subscription};
+use crate::hub::{ConnHandle, Outbound, Subscription};
 use crate::matcher::{build_list_query, Filter, Sort};
 use crate::protocol::close;
 use crate::store;
@@ -135,43 +136,25 @@ fn respond(rx: mpsc::Receiver<Event>, state: &AppState) -> Response {
 /// Replays up to the hub's head, goes live, then forwards frames until the client leaves.
 async fn pump(
     state: AppState,
-    mut sub: Subscription,
-    mut cursor: i64,
+    sub: Subscription,
+    cursor: i64,
     mut rx: mpsc::Receiver<Outbound>,
     out: mpsc::Sender<Event>,
     conn: ConnHandle,
 ) {
     let collection = sub.collection.clone();
+    let mut live = GoLive::new(&state.pool, &state.hub, sub, cursor);
     let key = loop {
-        match state.hub.try_subscribe(sub, cursor) {
-            Ok(key) => break key,
-            Err((s, head)) => {
-                sub = s;
-                let mut from = cursor;
-                loop {
-                    let Ok(batch) =
-                        store::changes_after(&state.pool, from, Some(head), Some(&sub.collection), 1000).await
-                    else {
+        match live.next().await {
+            Ok(Step::Live { key, .. }) => break key,
+            Ok(Step::Events(events)) => {
+                for e in events {
+                    if out.send(to_event(&e.into_frame())).await.is_err() {
                         return;
-                    };
-                    let rules = state
-                        .hub
-                        .rules(&sub.collection)
-                        .unwrap_or_else(|| std::sync::Arc::new(crate::auth::CollectionRules::service_only()));
-                    for c in &batch {
-                        if let Some(event) = frame_for(c, &rules, &sub, &mut EventCache::default()) {
-                            if out.send(to_event(&event.into_frame())).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    match batch.last() {
-                        Some(last) if batch.len() == 1000 => from = last.seq,
-                        _ => break,
                     }
                 }
-                cursor = head;
             }
+            Err(_) => return,
         }
     };
     let mut check = tokio::time::interval(tokio::time::Duration::from_secs(1));

@@ -8,6 +8,10 @@
 //! Before reading, the feed numbers committed changes that have no seq yet
 //! (`store::sequence_pending`); any server on the database may do this.
 
+mod replay;
+
+pub use replay::{GoLive, Step};
+
 use crate::auth::{Authenticator, Rule};
 use crate::hub::{Hub, RoomRule};
 use crate::store::{self, CHANGES_CHANNEL, CONFIG_CHANNEL};

@@ -8,8 +8,9 @@
 use super::limits::TokenBucket;
 use crate::app::AppState;
 use crate::auth::{AuthError, Identity};
+use crate::feed::{GoLive, Step};
 use crate::http::ApiError;
-use crate::hub::{frame_for, ConnHandle, EventCache, Outbound, RoomAction, SubKey, Subscription};
+use crate::hub::{ConnHandle, Outbound, RoomAction, SubKey, Subscription};
 use crate::matcher::{build_list_query, Filter, Sort};
 use crate::protocol::{
     close, encode, now_ms, parse_client, valid_name, BroadcastMsg, ClientMsg, ErrorCode, ErrorMsg, ServerMsg,
@@ -437,7 +438,7 @@ impl Session {
         }
         let pool = self.state.pool.clone();
         let mut skip = HashMap::new();
-        let mut cursor = if m.snapshot {
+        let cursor = if m.snapshot {
             match self.snapshot(&id, &m, &filter, &rules, &who).await {
                 Ok(Some((seq, reflected))) => {
                     skip = reflected;
@@ -467,23 +468,21 @@ impl Session {
         };
         let mut sub = Subscription::new(id.clone(), m.collection.clone(), filter, self.conn.clone());
         sub.skip = skip;
-        let key = loop {
-            match self.state.hub.try_subscribe(sub, cursor) {
-                Ok(key) => break key,
-                Err((s, head)) => {
-                    sub = s;
-                    if let Err(e) = self.replay(&sub, cursor, head).await {
-                        return match e {
-                            Some(msg) => self.error(ErrorCode::Internal, &msg, r).await,
-                            None => Err(()),
-                        };
+        let state = self.state.clone();
+        let mut live = GoLive::new(&state.pool, &state.hub, sub, cursor);
+        let (key, cursor) = loop {
+            match live.next().await {
+                Ok(Step::Live { key, seq }) => break (key, seq),
+                Ok(Step::Events(events)) => {
+                    for e in events {
+                        self.socket.feed(Message::Text(e.into_frame())).await.map_err(|_| ())?;
                     }
-                    cursor = head;
+                    self.socket.flush().await.map_err(|_| ())?;
                 }
+                Err(e) => return self.error(ErrorCode::Internal, &format!("replay failed: {e}"), r).await,
             }
         };
         self.subs.insert(id.clone(), (m.collection.clone(), key));
-        let _ = pool;
         self.reply(
             &ServerMsg::Subscribed {
                 id: &id,
@@ -548,34 +547,6 @@ impl Session {
                 self.error(ErrorCode::Internal, &format!("snapshot failed: {e}"), None)
                     .await?;
                 Ok(None)
-            }
-        }
-    }
-
-    /// Writes the changes in (from, to] that match `sub`, straight to the socket.
-    /// Err(Some) is a database failure to report; Err(None) a dead socket.
-    async fn replay(&mut self, sub: &Subscription, mut from: i64, to: i64) -> Result<(), Option<String>> {
-        loop {
-            let batch = store::changes_after(&self.state.pool, from, Some(to), Some(&sub.collection), 1000)
-                .await
-                .map_err(|e| Some(e.to_string()))?;
-            let rules = self
-                .state
-                .hub
-                .rules(&sub.collection)
-                .unwrap_or_else(|| std::sync::Arc::new(crate::auth::CollectionRules::service_only()));
-            for change in &batch {
-                if let Some(event) = frame_for(change, &rules, sub, &mut EventCache::default()) {
-                    self.socket
-                        .feed(Message::Text(event.into_frame()))
-                        .await
-                        .map_err(|_| None)?;
-                }
-            }
-            self.socket.flush().await.map_err(|_| None)?;
-            match batch.last() {
-                Some(last) if batch.len() == 1000 => from = last.seq,
-                _ => return Ok(()),
             }
         }
     }
