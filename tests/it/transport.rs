@@ -185,3 +185,81 @@ async fn subscription_churn() {
     assert_eq!(ev["subscription"], "s2999");
     assert!(ws.next(Duration::from_millis(300)).await.is_none());
 }
+
+/// A client that never finishes its request headers is disconnected after the read timeout.
+#[tokio::test]
+async fn slow_request_headers_time_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start_with(&["--request-timeout", "1s"]).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://"))
+        .await
+        .expect("tcp");
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("partial headers");
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+        .await
+        .expect("server kept the connection")
+        .unwrap_or(0);
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed too early");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(n == 0 || text.starts_with("HTTP/1.1 408"), "unexpected answer {text:?}");
+    // The server still answers others.
+    let (st, _) = s.call("GET", "/healthz", None, None).await;
+    assert_eq!(st, 200);
+}
+
+/// SSE obeys the read rule: owner-only collections stream only the caller's documents,
+/// and identities the rule excludes get 403 before the stream starts.
+#[tokio::test]
+async fn sse_access_rules() {
+    let s = Server::start().await;
+    s.collection(
+        "private",
+        json!({"read": "owner", "create": "authenticated", "update": "owner", "delete": "owner"}),
+    )
+    .await;
+    let alice = jwt("alice", None, 3600);
+    let bob = jwt("bob", None, 3600);
+    let (st, _) = s
+        .call("GET", "/realtime/sse?collection=private", Some(PUBLIC_KEY), None)
+        .await;
+    assert_eq!(st, 403);
+    let mut resp = s
+        .http
+        .get(format!("{}/realtime/sse?collection=private&token={alice}", s.base))
+        .send()
+        .await
+        .expect("sse");
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.call(
+        "POST",
+        "/v1/collections/private/documents",
+        Some(&bob),
+        Some(json!({"data": {"who": "bob"}})),
+    )
+    .await;
+    s.call(
+        "POST",
+        "/v1/collections/private/documents",
+        Some(&alice),
+        Some(json!({"data": {"who": "alice"}})),
+    )
+    .await;
+    let mut text = String::new();
+    while !text.contains("\"who\":\"alice\"") {
+        let chunk = tokio::time::timeout(WAIT, resp.chunk())
+            .await
+            .expect("sse timeout")
+            .expect("chunk")
+            .expect("open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        !text.contains("\"who\":\"bob\""),
+        "bob's document leaked to alice: {text}"
+    );
+}
