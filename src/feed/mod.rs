@@ -86,8 +86,12 @@ pub async fn run(
                     reload(&pool, &hub, &auth, n.payload()).await;
                 }
             }
-            // Connection lost: the next try_recv reconnects; the loop catches up first.
-            Some(Ok(None)) => tracing::info!("feed: LISTEN connection lost; catching up"),
+            // Connection lost: the next try_recv reconnects; the loop catches up first,
+            // and configuration hints sent meanwhile (e.g. a key revocation) are re-read.
+            Some(Ok(None)) => {
+                tracing::info!("feed: LISTEN connection lost; catching up");
+                reload(&pool, &hub, &auth, "all").await;
+            }
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "feed: LISTEN failed");
                 listener = None;
