@@ -57,11 +57,6 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
-}
-
 /// A private PostgreSQL cluster; stopped and deleted on drop.
 struct PgCluster {
     bin: PathBuf,
@@ -225,24 +220,7 @@ impl Drop for PgCluster {
 /// 409 on a retry means the earlier attempt landed); counts finished writes.
 async fn write_all(http: reqwest::Client, base: String, coll: &'static str, n: usize, done: Arc<AtomicUsize>) {
     for i in 0..n {
-        let id = uuid::Uuid::new_v4();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let r = http
-                .post(format!("{base}/v1/collections/{coll}/documents"))
-                .bearer_auth(SERVICE_KEY)
-                .json(&json!({"id": id, "data": {"i": i}}))
-                .timeout(Duration::from_secs(10))
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status() == 201 || r.status() == 409 => break,
-                _ => {
-                    assert!(tokio::time::Instant::now() < deadline, "write {i} never succeeded");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
+        create_retrying(&http, &base, coll, i as i64, Duration::from_secs(60)).await;
         done.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(2)).await;
     }

@@ -8,25 +8,8 @@ use std::time::Duration;
 /// (a 409 on retry means the earlier attempt landed).
 async fn write_all(http: reqwest::Client, bases: Vec<String>, coll: &'static str, n: i64) {
     for i in 0..n {
-        let id = uuid::Uuid::new_v4();
         let base = &bases[i as usize % bases.len()];
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let r = http
-                .post(format!("{base}/v1/collections/{coll}/documents"))
-                .bearer_auth(SERVICE_KEY)
-                .json(&json!({"id": id, "data": {"i": i}}))
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status() == 201 || r.status() == 409 => break,
-                _ => {
-                    assert!(tokio::time::Instant::now() < deadline, "write {i} never succeeded");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
+        create_retrying(&http, base, coll, i, Duration::from_secs(30)).await;
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }

@@ -23,7 +23,8 @@ fn base_db_url() -> String {
     std::env::var("EDDY_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
-fn free_port() -> u16 {
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
@@ -229,6 +230,29 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Creates document `{"i": i}` with a client-chosen id, retrying through outages for
+/// up to `patience` (a 409 on a retry means the earlier attempt landed).
+pub async fn create_retrying(http: &reqwest::Client, base: &str, coll: &str, i: i64, patience: Duration) {
+    let id = uuid::Uuid::new_v4();
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let r = http
+            .post(format!("{base}/v1/collections/{coll}/documents"))
+            .bearer_auth(SERVICE_KEY)
+            .json(&json!({"id": id, "data": {"i": i}}))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        match r {
+            Ok(r) if r.status() == 201 || r.status() == 409 => return,
+            _ => {
+                assert!(tokio::time::Instant::now() < deadline, "write {i} never succeeded");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }
 
