@@ -34,17 +34,18 @@ fn change(data: Value) -> Change {
 }
 
 fn bench_dispatch(c: &mut Criterion) {
-    let hub = Hub::new();
+    let rules = std::sync::Arc::new(eddy::access::RulesCache::default());
+    let hub = Hub::new(rules.clone());
     let public = CollectionRules {
         read: Rule::Public,
         create: Rule::Public,
         update: Rule::Public,
         delete: Rule::Public,
     };
-    hub.set_rules("c", public);
+    rules.set("c", public);
     let mut receivers = Vec::with_capacity(SUBS);
     for i in 0..SUBS {
-        let (conn, rx) = ConnHandle::new(Identity::Service { key: None }, 1024);
+        let (conn, rx) = ConnHandle::new(Identity::Service { key: None }, 1024, "websocket");
         receivers.push(rx);
         let filter = Filter::from_json(&json!({ "room": format!("r{i}") })).expect("filter");
         let sub = Subscription::new(format!("s{i}"), "c".into(), filter, conn);

@@ -1,43 +1,21 @@
 //! Composition root: connect, migrate, load caches, start background tasks,
-//! serve HTTP/WebSocket (optionally TLS), and shut down in order.
+//! compose the routes of every edge (REST, WebSocket, SSE), serve (optionally
+//! TLS), and shut down in order. Nothing else imports this module but `cli`.
 
+use crate::access::{Access, AccessConfig};
 use crate::auth::{Authenticator, CollectionRules, JwtVerifier, KeyKind, KeyStore};
 use crate::config::ServeArgs;
 use crate::hub::Hub;
-use crate::{feed, http, store};
+pub use crate::state::AppState;
+use crate::store::ReloadHint;
+use crate::{feed, http, sse, store, ws};
 use anyhow::Context;
 use axum_server::accept::NoDelayAcceptor;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use sqlx::PgPool;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// Everything request handlers and sessions share.
-#[derive(Clone)]
-pub struct AppState {
-    /// Database pool.
-    pub pool: PgPool,
-    /// Realtime hub.
-    pub hub: Arc<Hub>,
-    /// Credential checks.
-    pub auth: Arc<Authenticator>,
-    /// Settings.
-    pub config: Arc<ServeArgs>,
-    /// Rules given to new collections.
-    pub default_rules: Arc<CollectionRules>,
-    /// Fires when the server begins shutting down.
-    pub shutdown: CancellationToken,
-    /// Tracks realtime sessions so shutdown can wait for them.
-    pub tracker: TaskTracker,
-    /// Prometheus exposition.
-    pub metrics: Option<PrometheusHandle>,
-    /// Realtime connection slots (WebSocket + SSE).
-    pub slots: Arc<tokio::sync::Semaphore>,
-    /// Wakes this process's feed after our own writes commit (they send no NOTIFY).
-    pub wake: Arc<tokio::sync::Notify>,
-}
 
 fn metrics_handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -87,20 +65,25 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
         );
         bootstrap.push((KeyKind::Public, k.clone()));
     }
-    let auth = Arc::new(Authenticator::new(
-        KeyStore::new(&bootstrap),
-        jwt_verifier(&config.jwt)?,
+    let auth = Authenticator::new(KeyStore::new(&bootstrap), jwt_verifier(&config.jwt)?);
+    let access = Arc::new(Access::new(
+        pool.clone(),
+        auth,
+        AccessConfig {
+            origins: config.origins(),
+            default_rules,
+            auto_create: config.auto_create_collections,
+        },
     ));
     let config_slots = config.max_connections;
-    let hub = Hub::new();
-    feed::reload(&pool, &hub, &auth, "all").await;
+    let hub = Hub::new(access.rules().clone());
+    feed::reload(&pool, &hub, &access, ReloadHint::All).await;
     hub.set_head(store::head_seq(&pool).await?);
     Ok(AppState {
         pool,
         hub,
-        auth,
+        access,
         config: Arc::new(config),
-        default_rules: Arc::new(default_rules),
         shutdown: CancellationToken::new(),
         tracker: TaskTracker::new(),
         metrics: metrics_handle(),
@@ -115,7 +98,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let feed_task = tokio::spawn(feed::run(
         state.pool.clone(),
         state.hub.clone(),
-        state.auth.clone(),
+        state.access.clone(),
         state.wake.clone(),
         cfg.poll_interval,
         state.shutdown.clone(),
@@ -127,7 +110,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.shutdown.clone(),
     ));
 
-    let app = http::router(state.clone());
+    let routes = http::routes(&state).merge(ws::routes()).merge(sse::routes());
+    let app = http::service(routes, state.clone());
     let handle = axum_server::Handle::new();
     let listener = std::net::TcpListener::bind(cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;
     listener.set_nonblocking(true)?;

@@ -54,7 +54,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                         KeyKind::parse(&kind).ok_or_else(|| anyhow::anyhow!("--kind must be service or public"))?;
                     let key = generate_key(kind);
                     let id = store::create_key(&pool, kind, &name, &key).await?;
-                    store::notify_config(&pool, "keys").await?;
+                    store::notify_config(&pool, store::ReloadHint::Keys).await?;
                     println!("id:  {id}\nkey: {key}\n(store the key now: it is not shown again)");
                 }
                 KeysAction::List => {
@@ -67,7 +67,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     store::revoke_key(&pool, id)
                         .await
                         .map_err(|e| anyhow::anyhow!("revoke {id}: {e}"))?;
-                    store::notify_config(&pool, "keys").await?;
+                    store::notify_config(&pool, store::ReloadHint::Keys).await?;
                     println!("revoked {id}");
                 }
             }

@@ -1,26 +1,43 @@
 //! Eddy: a realtime change feed over PostgreSQL.
 //!
-//! Layout (see ARCHITECTURE.md):
-//! - `config`: command line and environment settings.
-//! - `cli`: the subcommands (`serve`, `migrate`, `keys`, `token`).
-//! - `app`: composition root: pool, migrations, background tasks, serving, shutdown.
-//! - `store`: all SQL.
-//! - `matcher`: the filter language (parse, evaluate in memory, compile to SQL).
+//! Layout, from the ground up (see ARCHITECTURE.md); a module imports only
+//! modules listed before it:
+//! - `protocol`: wire types (realtime frames, the document JSON), error and close codes.
+//! - `matcher`: the filter language (parse, evaluate in memory, SQL fragments).
 //! - `auth`: API keys, JWTs, identities and access rules.
-//! - `feed`: reads the change log in commit order and hands changes to the hub.
+//! - `config`: command line and environment settings.
+//! - `store`: all SQL.
+//! - `access`: credentials → identity, origins, the collection-rules cache, owner scope.
 //! - `hub`: subscriptions, rooms, presence and fan-out to connections.
-//! - `protocol`: realtime wire types.
-//! - `ws`, `sse`: realtime transports; `http`: the REST edge.
+//! - `feed`: reads the change log in commit order and hands changes to the hub.
+//! - `state`: what handlers and connections share; the write path.
+//! - `realtime`: one connection state machine shared by every transport.
+//! - `http`: the REST edge; `ws`, `sse`: realtime transports.
+//! - `app`: composition root; `cli`: the subcommands.
+
+pub mod protocol;
+
+pub mod auth;
+pub mod matcher;
+
+pub mod config;
+
+pub mod store;
+
+pub mod access;
+
+pub mod hub;
+
+pub mod feed;
+
+pub mod state;
+
+pub mod realtime;
+
+pub mod http;
+
+pub mod sse;
+pub mod ws;
 
 pub mod app;
-pub mod auth;
 pub mod cli;
-pub mod config;
-pub mod feed;
-pub mod http;
-pub mod hub;
-pub mod matcher;
-pub mod protocol;
-pub mod sse;
-pub mod store;
-pub mod ws;

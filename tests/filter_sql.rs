@@ -11,7 +11,15 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use eddy::matcher::{build_list_query, Cursor, DocRef, Filter, Sort};
+use eddy::matcher::{Cursor, DocRef, Filter, Sort};
+use eddy::store::build_list_query;
+
+/// "" (plain equality) and every operator suffix.
+fn ops() -> Vec<&'static str> {
+    std::iter::once("")
+        .chain(eddy::matcher::OPERATORS.iter().copied())
+        .collect()
+}
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -316,23 +324,7 @@ fn random_cond(rng: &mut StdRng, docs: &[Doc]) -> (String, Value) {
             ("$id".to_owned(), op, v)
         }
         1 => {
-            let op = *[
-                "",
-                "eq",
-                "ne",
-                "gt",
-                "gte",
-                "lt",
-                "lte",
-                "contains",
-                "startswith",
-                "endswith",
-                "in",
-                "notin",
-                "isnull",
-            ]
-            .choose(rng)
-            .expect("non-empty");
+            let op = *ops().choose(rng).expect("non-empty");
             let owner = |rng: &mut StdRng| match OWNERS.choose(rng).copied().flatten() {
                 Some(o) if rng.gen_bool(0.7) => json!(o),
                 _ => string_value(rng),
@@ -370,23 +362,7 @@ fn random_cond(rng: &mut StdRng, docs: &[Doc]) -> (String, Value) {
         }
         _ => {
             let path = *PATHS.choose(rng).expect("non-empty");
-            let op = *[
-                "",
-                "eq",
-                "ne",
-                "gt",
-                "gte",
-                "lt",
-                "lte",
-                "contains",
-                "startswith",
-                "endswith",
-                "in",
-                "notin",
-                "isnull",
-            ]
-            .choose(rng)
-            .expect("non-empty");
+            let op = *ops().choose(rng).expect("non-empty");
             let sampled = sample_at(rng, docs, path).cloned();
             let v = match op {
                 "" | "eq" | "ne" => match sampled {

@@ -2,11 +2,13 @@
 //! fan-out checked against direct per-subscription evaluation (`frame_for`)
 //! and against a naive model of filters, read rules and transitions.
 
+use eddy::access::RulesCache;
 use eddy::auth::{CollectionRules, Identity, Rule};
 use eddy::hub::{frame_for, ConnHandle, EventCache, Hub, Outbound, Subscription};
 use eddy::matcher::{Cursor, Filter, Sort};
 use eddy::protocol::{
-    encode, event_prefix, event_tail, parse_client, BroadcastMsg, ClientMsg, ErrorCode, ErrorMsg, ServerMsg,
+    encode, event_prefix, event_tail, parse_client, BroadcastMsg, ClientMsg, DocumentJson, ErrorCode, ErrorMsg,
+    MemberView, ServerMsg,
 };
 use eddy::store::{Change, ChangeOp};
 use proptest::prelude::*;
@@ -370,9 +372,13 @@ impl ServerCase {
             5 => (
                 ServerMsg::Joined {
                     room: a,
-                    members: p.clone(),
+                    members: vec![MemberView {
+                        connection: Some(b),
+                        sub: Some(a),
+                        state: p,
+                    }],
                 },
-                json!({"type": "joined", "room": a, "members": p}),
+                json!({"type": "joined", "room": a, "members": [{"connection": b, "sub": a, "state": p}]}),
             ),
             6 => (ServerMsg::Left { room: a }, json!({"type": "left", "room": a})),
             7 => (ServerMsg::Ack, json!({"type": "ack"})),
@@ -433,10 +439,23 @@ proptest! {
     fn event_frames_are_json(sub in arb_text(), coll in arb_text(), seq in any::<i64>(), doc in arb_json(),
                              old in prop::option::of(arb_json()), transition in prop::option::of(select(vec!["enter", "leave"])),
                              event in select(vec!["created", "updated", "deleted"])) {
-        let frame = format!("{}{}", event_prefix(&sub), event_tail(&coll, event, seq, &doc, old.as_ref(), transition));
+        let t = chrono::DateTime::from_timestamp(1_795_000_000, 123_456_000).unwrap_or_default();
+        let document = DocumentJson {
+            id: uuid::Uuid::from_u128(seq as u128),
+            collection: &coll,
+            data: Some(&doc),
+            owner: Some(&sub),
+            version: seq,
+            created_at: t,
+            updated_at: t,
+        };
+        let frame = format!("{}{}", event_prefix(&sub), event_tail(event, seq, &document, old.as_ref(), transition).json);
         let got: Value = serde_json::from_str(&frame).unwrap_or_else(|e| panic!("{frame} is not JSON: {e}"));
+        let expected_doc = json!({"id": uuid::Uuid::from_u128(seq as u128), "collection": coll, "data": doc,
+                                  "owner": sub, "version": seq, "created_at": "2026-11-18T11:06:40.123456Z",
+                                  "updated_at": "2026-11-18T11:06:40.123456Z"});
         let mut expected = json!({"type": "event", "subscription": sub, "collection": coll, "event": event,
-                                  "seq": seq, "document": doc});
+                                  "seq": seq, "document": expected_doc});
         if let Some(o) = old {
             expected["old"] = o;
         }
@@ -861,15 +880,16 @@ fn by_subscription(frames: &[String]) -> BTreeMap<String, Vec<String>> {
 }
 
 fn run_hub_case(case: &HubCase) {
-    let hub = Hub::new();
+    let rules = std::sync::Arc::new(RulesCache::default());
+    let hub = Hub::new(rules.clone());
     for (coll, read) in COLLS.iter().zip(&case.rules) {
         if read.is_some() {
-            hub.set_rules(coll, rules_of(read));
+            rules.set(coll, rules_of(read));
         }
     }
     let mut conns = Vec::new();
     for who in &case.identities {
-        conns.push(ConnHandle::new(who.clone(), 100_000));
+        conns.push(ConnHandle::new(who.clone(), 100_000, "websocket"));
     }
     let changes = to_changes(&case.changes);
     let filters: Vec<Filter> = case
@@ -915,7 +935,7 @@ fn run_hub_case(case: &HubCase) {
     for (i, s) in case.subs.iter().enumerate() {
         let rules = rules_of(&case.rules[s.coll]);
         let who = case.identities[s.conn].clone();
-        let (copy_conn, _rx) = ConnHandle::new(who.clone(), 1);
+        let (copy_conn, _rx) = ConnHandle::new(who.clone(), 1, "websocket");
         let mut copy = Subscription::new(format!("s{i}"), COLLS[s.coll].to_owned(), filters[i].clone(), copy_conn);
         copy.start_after = if s.late { head } else { 0 };
         for c in &changes {
@@ -1085,12 +1105,13 @@ fn relayed_presence_stays_readable() {
     let ClientMsg::Join { presence, .. } = accepted.msg else {
         panic!("expected a join");
     };
-    let hub = Hub::new();
-    let (watcher, mut rx) = ConnHandle::new(Identity::Public { key: None }, 16);
-    let (joiner, _rx) = ConnHandle::new(Identity::Public { key: None }, 16);
-    hub.join("r", &watcher, json!({}));
-    let members = hub.join("r", &joiner, presence.unwrap_or_else(|| json!({})));
-    let joined = encode(&ServerMsg::Joined { room: "r", members }, None);
+    let hub = Hub::new(std::sync::Arc::new(RulesCache::default()));
+    let (watcher, mut rx) = ConnHandle::new(Identity::Public { key: None }, 16, "websocket");
+    let (joiner, _rx) = ConnHandle::new(Identity::Public { key: None }, 16, "websocket");
+    hub.join("r", &watcher, json!({}), |_| ());
+    let joined = hub.join("r", &joiner, presence.unwrap_or_else(|| json!({})), |members| {
+        encode(&ServerMsg::Joined { room: "r", members }, None)
+    });
     assert!(
         serde_json::from_str::<Value>(&joined).is_ok(),
         "the joined reply is not readable"

@@ -12,9 +12,10 @@ mod replay;
 
 pub use replay::{GoLive, Step};
 
-use crate::auth::{Authenticator, Rule};
+use crate::access::Access;
+use crate::auth::Rule;
 use crate::hub::{Hub, RoomRule};
-use crate::store::{self, CHANGES_CHANNEL, CONFIG_CHANNEL};
+use crate::store::{self, ReloadHint, CHANGES_CHANNEL, CONFIG_CHANNEL};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ const SEQUENCE_BATCH: i64 = 10_000;
 pub async fn run(
     pool: PgPool,
     hub: Arc<Hub>,
-    auth: Arc<Authenticator>,
+    access: Arc<Access>,
     wake: Arc<Notify>,
     poll: Duration,
     shutdown: CancellationToken,
@@ -45,12 +46,12 @@ pub async fn run(
                 Ok(l) => {
                     listener = Some(l);
                     // Hints may have been missed while not listening.
-                    reload(&pool, &hub, &auth, "all").await;
+                    reload(&pool, &hub, &access, ReloadHint::All).await;
                 }
                 Err(e) => tracing::warn!(error = %e, "feed: cannot LISTEN; polling"),
             }
         }
-        match catch_up(&pool, &hub, &mut last).await {
+        match catch_up(&pool, &hub, &access, &mut last).await {
             Ok(()) => failures = 0,
             Err(e) => {
                 failures += 1;
@@ -83,14 +84,14 @@ pub async fn run(
                     }
                 }
                 for n in hints.iter().filter(|n| n.channel() == CONFIG_CHANNEL) {
-                    reload(&pool, &hub, &auth, n.payload()).await;
+                    reload(&pool, &hub, &access, ReloadHint::parse(n.payload())).await;
                 }
             }
             // Connection lost: the next try_recv reconnects; the loop catches up first,
             // and configuration hints sent meanwhile (e.g. a key revocation) are re-read.
             Some(Ok(None)) => {
                 tracing::info!("feed: LISTEN connection lost; catching up");
-                reload(&pool, &hub, &auth, "all").await;
+                reload(&pool, &hub, &access, ReloadHint::All).await;
             }
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "feed: LISTEN failed");
@@ -108,15 +109,18 @@ async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 }
 
 /// Numbers pending changes, then dispatches every change after `last`, advancing it.
-async fn catch_up(pool: &PgPool, hub: &Hub, last: &mut i64) -> Result<(), store::StoreError> {
+async fn catch_up(pool: &PgPool, hub: &Hub, access: &Access, last: &mut i64) -> Result<(), store::StoreError> {
     while store::sequence_pending(pool, SEQUENCE_BATCH).await? == SEQUENCE_BATCH as u64 {}
     loop {
         let batch = store::changes_after(pool, *last, None, None, BATCH).await?;
         let Some(end) = batch.last().map(|c| c.seq) else {
             return Ok(());
         };
-        if !hub.knows_collections(&batch) {
-            hub.replace_rules(store::load_collections(pool).await?);
+        if !access.rules().knows_all(batch.iter().map(|c| c.collection.as_str())) {
+            let read_at = access.rules().generation();
+            access
+                .rules()
+                .replace_all(store::load_collections(pool).await?, read_at);
         }
         let loaded = hub.dispatch(&batch);
         *last = end;
@@ -143,25 +147,20 @@ async fn pause_for(loaded: &[crate::hub::ConnHandle]) -> Duration {
     start.elapsed()
 }
 
-/// Reloads cached configuration named by a hint (`keys`, `collections`, `room_rules`, `all`).
-pub async fn reload(pool: &PgPool, hub: &Hub, auth: &Authenticator, what: &str) {
-    let all = what == "all";
-    if all || what == "keys" {
-        match store::active_keys(pool).await {
-            Ok(keys) => {
-                auth.keys().replace(keys);
-                hub.close_revoked(auth.keys());
-            }
+/// Reloads the cached configuration a hint names.
+pub async fn reload(pool: &PgPool, hub: &Hub, access: &Access, hint: ReloadHint) {
+    if hint.covers(ReloadHint::Keys) {
+        match access.reload_keys().await {
+            Ok(()) => hub.close_revoked(access.keys()),
             Err(e) => tracing::warn!(error = %e, "reload keys"),
         }
     }
-    if all || what == "collections" {
-        match store::load_collections(pool).await {
-            Ok(c) => hub.replace_rules(c),
-            Err(e) => tracing::warn!(error = %e, "reload collections"),
+    if hint.covers(ReloadHint::Collections) {
+        if let Err(e) = access.reload_collections().await {
+            tracing::warn!(error = %e, "reload collections");
         }
     }
-    if all || what == "room_rules" {
+    if hint.covers(ReloadHint::RoomRules) {
         match store::load_room_rules(pool).await {
             Ok(rows) => hub.set_room_rules(room_rules(rows)),
             Err(e) => tracing::warn!(error = %e, "reload room rules"),

@@ -1,10 +1,11 @@
 //! Service-key routes: collections, room rules, rooms and server publish.
 
-use super::{check_collection, ApiError, Caller, JsonBody};
-use crate::app::AppState;
+use super::{ApiError, Caller, JsonBody};
+use crate::access::check_collection;
 use crate::auth::{CollectionRules, Identity, Rule};
-use crate::protocol::{now_ms, valid_name};
-use crate::store::{self, RoomRuleRow};
+use crate::protocol::{encode, now_ms, valid_name, Sender, ServerMsg};
+use crate::state::AppState;
+use crate::store::{self, ReloadHint, RoomRuleRow};
 use axum::extract::ws::Utf8Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -74,7 +75,7 @@ pub async fn put_collection(
 ) -> Result<Json<Value>, ApiError> {
     require_service(&who)?;
     check_collection(&name)?;
-    let d = &*state.default_rules;
+    let d = state.access.default_rules();
     let p = body.rules;
     let rules = CollectionRules {
         read: p.read.unwrap_or_else(|| d.read.clone()),
@@ -82,9 +83,7 @@ pub async fn put_collection(
         update: p.update.unwrap_or_else(|| d.update.clone()),
         delete: p.delete.unwrap_or_else(|| d.delete.clone()),
     };
-    store::put_collection(&state.pool, &name, &rules, false).await?;
-    state.hub.set_rules(&name, rules);
-    store::notify_config(&state.pool, "collections").await?;
+    state.access.put_collection(&name, rules).await?;
     Ok(Json(json!(store::get_collection(&state.pool, &name).await?)))
 }
 
@@ -96,15 +95,15 @@ pub async fn delete_collection(
 ) -> Result<StatusCode, ApiError> {
     require_service(&who)?;
     check_collection(&name)?;
-    store::delete_collection(&state.pool, &name)
-        .await
-        .map_err(|e| match e {
-            store::StoreError::NotFound => ApiError::NotFound(format!("collection {name:?} does not exist")),
-            e => e.into(),
-        })?;
-    state.wake.notify_one();
-    // Keep the rules cached until the feed has delivered the deletions.
-    store::notify_config(&state.pool, "collections").await?;
+    let mut tx = state.begin_write().await?;
+    store::delete_collection(&mut tx, &name).await.map_err(|e| match e {
+        store::StoreError::NotFound => ApiError::NotFound(format!("collection {name:?} does not exist")),
+        e => e.into(),
+    })?;
+    tx.commit().await?;
+    // The rules stay cached until the reload this hint causes, so the feed can
+    // still deliver the deletions it was just woken for.
+    store::notify_config(&state.pool, ReloadHint::Collections).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -139,7 +138,14 @@ fn check_event(event: &str) -> Result<(), ApiError> {
 }
 
 fn message_frame(p: &Publish) -> Utf8Bytes {
-    Utf8Bytes::from(json!({"type": "message", "event": p.event, "message": p.message, "ts": now_ms()}).to_string())
+    Utf8Bytes::from(encode(
+        &ServerMsg::Message {
+            event: &p.event,
+            message: &p.message,
+            ts: now_ms(),
+        },
+        None,
+    ))
 }
 
 /// Broadcasts to a room from the server.
@@ -154,11 +160,16 @@ pub async fn room_broadcast(
     if !valid_name(&room, 128, b"@") {
         return Err(ApiError::BadRequest(format!("invalid room name {room:?}")));
     }
-    let frame = Utf8Bytes::from(
-        json!({"type": "broadcast", "room": room, "event": p.event, "message": p.message,
-               "from": {"server": true}, "ts": now_ms()})
-        .to_string(),
-    );
+    let frame = Utf8Bytes::from(encode(
+        &ServerMsg::Broadcast {
+            room: &room,
+            event: &p.event,
+            message: &p.message,
+            from: Sender::Server { server: true },
+            ts: now_ms(),
+        },
+        None,
+    ));
     let delivered = state.hub.broadcast(&room, &frame, None);
     Ok((StatusCode::ACCEPTED, Json(json!({ "delivered": delivered }))))
 }
@@ -225,6 +236,6 @@ pub async fn put_room_rules(
     }
     store::put_room_rules(&state.pool, &body.rules).await?;
     state.hub.set_room_rules(crate::feed::room_rules(body.rules.clone()));
-    store::notify_config(&state.pool, "room_rules").await?;
+    store::notify_config(&state.pool, ReloadHint::RoomRules).await?;
     Ok(Json(json!({ "rules": body.rules })))
 }

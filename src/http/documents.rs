@@ -1,17 +1,18 @@
 //! Document routes: CRUD, list with filters and keyset pagination, batch.
 
-use super::{check_collection, ApiError, Caller, JsonBody};
-use crate::app::AppState;
-use crate::auth::{CollectionRules, Identity, Op, Rule};
-use crate::matcher::{build_list_query, Cursor, Filter, Sort};
-use crate::store::{self, Document};
+use super::{ApiError, Caller, JsonBody};
+use crate::access::{forbid, owner_scope};
+use crate::auth::{CollectionRules, Identity, Op};
+use crate::matcher::{Cursor, Filter, Sort};
+use crate::state::AppState;
+use crate::store::{self, Document, ListQuery};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::{Postgres, Transaction};
+use sqlx::PgConnection;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -19,37 +20,17 @@ use uuid::Uuid;
 const MAX_BATCH: usize = 1000;
 
 /// Rules of a collection, creating it on first write when the caller may.
-pub(super) async fn rules_for(
+async fn rules_for(
     state: &AppState,
     name: &str,
     who: &Identity,
     create: bool,
 ) -> Result<Arc<CollectionRules>, ApiError> {
-    check_collection(name)?;
-    if let Some(r) = state.hub.rules(name) {
-        return Ok(r);
-    }
-    if let Some(r) = store::collection_rules(&state.pool, name).await? {
-        state.hub.set_rules(name, r);
-    } else if create && (who.is_service() || state.config.auto_create_collections) {
-        let r = store::put_collection(&state.pool, name, &state.default_rules, true).await?;
-        state.hub.set_rules(name, r);
-        store::notify_config(&state.pool, "collections").await?;
-    } else {
-        return Err(ApiError::NotFound(format!("collection {name:?} does not exist")));
-    }
-    state
-        .hub
-        .rules(name)
-        .ok_or_else(|| ApiError::Internal("collection cache".into()))
+    Ok(state.access.collection(name, who, create).await?)
 }
 
 fn parse_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError::BadRequest(format!("invalid document id {id:?}: expected a UUID")))
-}
-
-fn forbid(rule: &Rule, op: &str) -> ApiError {
-    ApiError::Forbidden(format!("{op} requires {rule}"))
 }
 
 /// Checks an operation on an existing document. A document the caller may not
@@ -57,13 +38,13 @@ fn forbid(rule: &Rule, op: &str) -> ApiError {
 fn check_doc(rules: &CollectionRules, op: Op, who: &Identity, doc: &Document) -> Result<(), ApiError> {
     if !rules.read.allows(who, doc.owner.as_deref()) {
         if !rules.read.admits(who) {
-            return Err(forbid(&rules.read, "read"));
+            return Err(forbid(&rules.read, "read").into());
         }
         return Err(ApiError::NotFound("document not found".into()));
     }
     let rule = rules.rule(op);
     if !rule.allows(who, doc.owner.as_deref()) {
-        return Err(forbid(rule, if op == Op::Delete { "delete" } else { "update" }));
+        return Err(forbid(rule, if op == Op::Delete { "delete" } else { "update" }).into());
     }
     Ok(())
 }
@@ -139,18 +120,24 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let rules = rules_for(&state, &collection, &who, true).await?;
     if !rules.create.admits(&who) {
-        return Err(forbid(&rules.create, "create"));
+        return Err(forbid(&rules.create, "create").into());
     }
     let owner = create_owner(&who, body.owner)?;
     let data = object(body.data)?;
     let id = body.id.unwrap_or_else(Uuid::new_v4);
-    let doc = store::insert_document(&state.pool, &collection, id, &data, owner.as_deref())
+    let doc = state
+        .write(store::insert_document(
+            &state.pool,
+            &collection,
+            id,
+            &data,
+            owner.as_deref(),
+        ))
         .await
         .map_err(|e| match e {
             store::StoreError::Conflict => ApiError::Conflict(format!("document {id} already exists")),
             e => e.into(),
         })?;
-    state.wake.notify_one();
     Ok((StatusCode::CREATED, Json(doc)))
 }
 
@@ -163,7 +150,7 @@ pub async fn get(
     let rules = rules_for(&state, &collection, &who, false).await?;
     let id = parse_id(&id)?;
     if !rules.read.admits(&who) {
-        return Err(forbid(&rules.read, "read"));
+        return Err(forbid(&rules.read, "read").into());
     }
     let doc = store::get_document(&state.pool, &collection, id)
         .await
@@ -184,7 +171,7 @@ fn not_found(e: store::StoreError) -> ApiError {
 /// Applies a merge patch (or a replacement) inside a transaction.
 #[allow(clippy::too_many_arguments)]
 async fn write(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     rules: &CollectionRules,
     who: &Identity,
     collection: &str,
@@ -194,7 +181,7 @@ async fn write(
     expected: Option<i64>,
 ) -> Result<Document, ApiError> {
     let data = object(data)?;
-    let doc = store::lock_document(&mut **tx, collection, id)
+    let doc = store::lock_document(&mut *tx, collection, id)
         .await
         .map_err(not_found)?;
     check_doc(rules, Op::Update, who, &doc)?;
@@ -206,7 +193,7 @@ async fn write(
     } else {
         data
     };
-    store::update_document(&mut **tx, collection, id, &new)
+    store::update_document(tx, collection, id, &new)
         .await
         .map_err(not_found)
 }
@@ -223,10 +210,9 @@ async fn write_one(
     let rules = rules_for(&state, &collection, &who, false).await?;
     let id = parse_id(&id)?;
     let expected = if_match(&headers)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin_write().await?;
     let doc = write(&mut tx, &rules, &who, &collection, id, data, merge, expected).await?;
     tx.commit().await?;
-    state.wake.notify_one();
     Ok(Json(doc))
 }
 
@@ -253,21 +239,19 @@ pub async fn replace(
 }
 
 async fn remove(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     rules: &CollectionRules,
     who: &Identity,
     collection: &str,
     id: Uuid,
     expected: Option<i64>,
 ) -> Result<(), ApiError> {
-    let doc = store::lock_document(&mut **tx, collection, id)
+    let doc = store::lock_document(&mut *tx, collection, id)
         .await
         .map_err(not_found)?;
     check_doc(rules, Op::Delete, who, &doc)?;
     check_version(&doc, expected)?;
-    store::delete_document(&mut **tx, collection, id)
-        .await
-        .map_err(not_found)
+    store::delete_document(tx, collection, id).await.map_err(not_found)
 }
 
 /// Deletes a document.
@@ -280,10 +264,9 @@ pub async fn delete(
     let rules = rules_for(&state, &collection, &who, false).await?;
     let id = parse_id(&id)?;
     let expected = if_match(&headers)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin_write().await?;
     remove(&mut tx, &rules, &who, &collection, id, expected).await?;
     tx.commit().await?;
-    state.wake.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -329,17 +312,6 @@ pub fn list_params(query: Option<&str>) -> Result<ListParams, ApiError> {
     })
 }
 
-/// Whose documents a reader may list: None for all, Some(sub) under an owner rule.
-pub fn owner_scope<'a>(rules: &CollectionRules, who: &'a Identity) -> Result<Option<&'a str>, ApiError> {
-    if !rules.read.admits(who) {
-        return Err(forbid(&rules.read, "read"));
-    }
-    Ok(match (&rules.read, who) {
-        (Rule::Owner, Identity::User { sub, .. }) => Some(sub),
-        _ => None,
-    })
-}
-
 /// Lists documents with filters and keyset pagination.
 pub async fn list(
     State(state): State<AppState>,
@@ -349,24 +321,18 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let rules = rules_for(&state, &collection, &who, false).await?;
     let p = list_params(query.as_deref())?;
-    let scope = owner_scope(&rules, &who)?;
-    let mut q = build_list_query(&collection, &p.filter, &p.sort, p.after.as_ref(), scope, p.limit + 1);
-    let rows = q.build().fetch_all(&state.pool).await?;
-    let mut docs = Vec::with_capacity(rows.len());
-    let mut next = None;
-    for (i, row) in rows.iter().enumerate() {
-        use sqlx::{FromRow, Row};
-        if i as i64 == p.limit {
-            break;
-        }
-        let doc = Document::from_row(row)?;
-        if i as i64 == p.limit - 1 && rows.len() as i64 > p.limit {
-            let keys: Value = row.try_get("sort_keys")?;
-            next = Some(Cursor::from_sort_keys(keys).encode());
-        }
-        docs.push(doc);
-    }
-    Ok(Json(json!({"documents": docs, "next": next})))
+    let q = ListQuery {
+        collection: &collection,
+        filter: &p.filter,
+        sort: &p.sort,
+        after: p.after.as_ref(),
+        owner: owner_scope(&rules, &who)?,
+        limit: p.limit,
+    };
+    let page = store::list_documents(&state.pool, &q).await?;
+    Ok(Json(
+        json!({"documents": page.docs, "next": page.next.map(|c| c.encode())}),
+    ))
 }
 
 /// One batch operation.
@@ -434,7 +400,7 @@ fn at(i: usize, e: ApiError) -> ApiError {
 
 /// Inserts a run of consecutive creates and appends the documents to `results`.
 async fn insert_run(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     collection: &str,
     run: &mut Vec<(Uuid, Value, Option<String>)>,
     start: usize,
@@ -444,7 +410,7 @@ async fn insert_run(
         return Ok(());
     }
     let end = start + run.len() - 1;
-    let docs = store::insert_documents(&mut **tx, collection, run)
+    let docs = store::insert_documents(tx, collection, run)
         .await
         .map_err(|e| match e {
             store::StoreError::Conflict => ApiError::Conflict(format!(
@@ -471,7 +437,7 @@ pub async fn batch(
     }
     let creates = body.operations.iter().any(|o| matches!(o, BatchOp::Create { .. }));
     let rules = rules_for(&state, &collection, &who, creates).await?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin_write().await?;
     let mut results = Vec::with_capacity(body.operations.len());
     // Consecutive creates go to the database as one multi-row INSERT.
     let mut run: Vec<(Uuid, Value, Option<String>)> = Vec::new();
@@ -483,7 +449,7 @@ pub async fn batch(
         let r = match op {
             BatchOp::Create { data, id, owner } => {
                 if !rules.create.admits(&who) {
-                    return Err(at(i, forbid(&rules.create, "create")));
+                    return Err(at(i, forbid(&rules.create, "create").into()));
                 }
                 let owner = create_owner(&who, owner).map_err(|e| at(i, e))?;
                 let data = object(data).map_err(|e| at(i, e))?;
@@ -514,6 +480,5 @@ pub async fn batch(
     }
     insert_run(&mut tx, &collection, &mut run, run_start, &mut results).await?;
     tx.commit().await?;
-    state.wake.notify_one();
     Ok(Json(json!({ "results": results })))
 }

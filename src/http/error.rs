@@ -1,5 +1,6 @@
 //! `ApiError`: every REST failure, mapped once to a status and a JSON body.
 
+use crate::access::AccessError;
 use crate::auth::AuthError;
 use crate::matcher::FilterError;
 use crate::store::StoreError;
@@ -89,6 +90,18 @@ impl From<StoreError> for ApiError {
                 }
                 other => ApiError::Internal(other.to_string()),
             },
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Unauthorized(e) => ApiError::Unauthorized(e),
+            AccessError::Forbidden(m) => ApiError::Forbidden(m),
+            AccessError::NotFound(m) => ApiError::NotFound(m),
+            AccessError::InvalidName(m) => ApiError::BadRequest(m),
+            AccessError::Store(e) => e.into(),
         }
     }
 }

@@ -1,40 +1,22 @@
 //! Extractors: the caller's identity and JSON bodies with API-shaped errors.
 
 use super::ApiError;
-use crate::app::AppState;
-use crate::auth::{AuthError, Identity};
+use crate::auth::Identity;
+use crate::state::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 /// The authenticated caller.
 pub struct Caller(pub Identity);
 
-/// The token from `Authorization: Bearer` or `x-api-key`, if any.
-pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let v = v.trim();
-        if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
-            return Some(v[7..].trim().to_owned());
-        }
-    }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().to_owned())
-}
-
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized(AuthError::Missing))?;
-        Ok(Caller(state.auth.authenticate(&token)?))
+        Ok(Caller(state.access.require(&parts.headers, None)?))
     }
 }
 

@@ -1,5 +1,6 @@
-//! The REST edge: routes, extractors and error mapping. Handlers check access
-//! rules and call `store`; they never hold hub locks across awaits.
+//! The REST edge: routes, extractors and error mapping (`ApiError`, the one
+//! place store and access errors become HTTP answers). Handlers check access
+//! through `access` and call `store`; they never hold hub locks across awaits.
 
 mod admin;
 mod documents;
@@ -9,19 +10,17 @@ pub mod openapi;
 mod ops;
 
 pub use error::ApiError;
-pub use extract::{bearer_token, Caller, JsonBody};
+pub use extract::{Caller, JsonBody};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 
-/// Every route of the service.
-pub fn router(state: AppState) -> Router {
-    // The limit is on the request body: the document plus its small JSON envelope.
-    let body_limit = state.config.max_document_bytes + 1024;
+/// The REST routes (realtime transports add their own; `service` finishes the router).
+pub fn routes(state: &AppState) -> Router<AppState> {
     let batch_limit = state.config.max_document_bytes.saturating_mul(8);
     Router::new()
         .route("/healthz", get(ops::healthz))
@@ -55,8 +54,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/users/{sub}/messages", post(admin::user_message))
         .route("/v1/broadcast", post(admin::broadcast_all))
         .route("/v1/room-rules", get(admin::get_room_rules).put(admin::put_room_rules))
-        .route("/realtime", get(crate::ws::upgrade))
-        .route("/realtime/sse", get(crate::sse::stream))
+}
+
+/// Finishes a router: JSON fallbacks, body limit, CORS, state.
+pub fn service(routes: Router<AppState>, state: AppState) -> Router {
+    // The limit is on the request body: the document plus its small JSON envelope.
+    let body_limit = state.config.max_document_bytes + 1024;
+    routes
         .fallback(|| async { ApiError::body(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::body(
@@ -75,32 +79,4 @@ pub fn router(state: AppState) -> Router {
                 .expose_headers(Any),
         )
         .with_state(state)
-}
-
-/// Validates a collection name.
-pub fn check_collection(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        && name.as_bytes()[0].is_ascii_alphanumeric();
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::BadRequest(format!(
-            "invalid collection name {name:?}: 1-64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit"
-        )))
-    }
-}
-
-pub use documents::owner_scope;
-
-/// A collection's rules for reading (never creates the collection).
-pub async fn documents_rules(
-    state: &AppState,
-    name: &str,
-    who: &crate::auth::Identity,
-) -> Result<std::sync::Arc<crate::auth::CollectionRules>, ApiError> {
-    documents::rules_for(state, name, who, false).await
 }

@@ -1,6 +1,7 @@
 //! Health, readiness and metrics.
 
-use crate::app::AppState;
+use crate::state::AppState;
+use crate::store;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -14,7 +15,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 /// Readiness: the database answers.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match sqlx::query("SELECT 1").execute(&state.pool).await {
+    match store::ping(&state.pool).await {
         Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -2,9 +2,9 @@
 //! close switch and the connection's current identity.
 
 use crate::auth::Identity;
-use crate::protocol::close;
+use crate::protocol::{close, EventTail};
 use axum::extract::ws::Utf8Bytes;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
@@ -23,7 +23,7 @@ pub enum Outbound {
         /// `{"type":"event","subscription":"…",`
         prefix: Arc<str>,
         /// The rest of the event object.
-        tail: Arc<str>,
+        tail: Arc<EventTail>,
     },
 }
 
@@ -33,9 +33,9 @@ impl Outbound {
         match self {
             Outbound::Frame(f) => f,
             Outbound::Event { prefix, tail } => {
-                let mut s = String::with_capacity(prefix.len() + tail.len());
+                let mut s = String::with_capacity(prefix.len() + tail.json.len());
                 s.push_str(&prefix);
-                s.push_str(&tail);
+                s.push_str(&tail.json);
                 Utf8Bytes::from(s)
             }
         }
@@ -51,12 +51,14 @@ struct Inner {
     tx: mpsc::Sender<Outbound>,
     close_code: AtomicU16,
     closed: Notify,
+    notice: Mutex<Option<String>>,
     identity: RwLock<Arc<Identity>>,
+    transport: &'static str,
 }
 
 impl ConnHandle {
     /// Creates a handle and the receiving end of its outbound queue.
-    pub fn new(identity: Identity, queue: usize) -> (ConnHandle, mpsc::Receiver<Outbound>) {
+    pub fn new(identity: Identity, queue: usize, transport: &'static str) -> (ConnHandle, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let id: ConnId = Arc::from(format!("c{}", uuid::Uuid::new_v4().simple()));
         let inner = Inner {
@@ -64,7 +66,9 @@ impl ConnHandle {
             tx,
             close_code: AtomicU16::new(0),
             closed: Notify::new(),
+            notice: Mutex::new(None),
             identity: RwLock::new(Arc::new(identity)),
+            transport,
         };
         (ConnHandle(Arc::new(inner)), rx)
     }
@@ -72,6 +76,11 @@ impl ConnHandle {
     /// The connection id.
     pub fn id(&self) -> &ConnId {
         &self.0.id
+    }
+
+    /// The transport's name (`websocket`, `sse`), for metrics and listings.
+    pub fn transport(&self) -> &'static str {
+        self.0.transport
     }
 
     /// The current identity.
@@ -120,6 +129,23 @@ impl ConnHandle {
         {
             self.0.closed.notify_one();
         }
+    }
+
+    /// Asks the connection to close, telling the client why first with an
+    /// `unauthorized` error (credential revoked, expired, user disabled).
+    pub fn close_unauthorized(&self, message: &str) {
+        {
+            let mut notice = self.0.notice.lock();
+            if notice.is_none() && self.close_code() == 0 {
+                *notice = Some(message.to_owned());
+            }
+        }
+        self.close(close::AUTH);
+    }
+
+    /// The reason given with `close_unauthorized`, if any.
+    pub fn take_notice(&self) -> Option<String> {
+        self.0.notice.lock().take()
     }
 
     /// The close code requested, or 0.

@@ -13,12 +13,13 @@ pub use conn::{ConnHandle, ConnId, Outbound};
 pub use rooms::{room_allowed, RoomAction, RoomRule};
 pub use subs::{frame_for, EventCache, SubKey, Subscription};
 
+use crate::access::RulesCache;
 use crate::auth::{CollectionRules, Identity, KeyStore};
-use crate::protocol::{encode, ErrorCode, ErrorMsg, ServerMsg};
+use crate::protocol::MemberView;
 use crate::store::Change;
 use axum::extract::ws::Utf8Bytes;
 use parking_lot::RwLock;
-use rooms::{presence_frame, Room};
+use rooms::Room;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -26,7 +27,6 @@ use std::sync::Arc;
 use subs::SubIndex;
 
 /// Shared realtime state of one server process.
-#[derive(Default)]
 pub struct Hub {
     subs: RwLock<SubIndex>,
     /// Highest seq dispatched; written only while `subs` is read-locked by
@@ -34,14 +34,22 @@ pub struct Hub {
     head: AtomicI64,
     rooms: RwLock<HashMap<String, Room>>,
     conns: RwLock<HashMap<ConnId, ConnHandle>>,
-    collections: RwLock<HashMap<String, Arc<CollectionRules>>>,
+    /// Owned by `access`; read here for every event.
+    rules: Arc<RulesCache>,
     room_rules: RwLock<Arc<Vec<RoomRule>>>,
 }
 
 impl Hub {
-    /// An empty hub.
-    pub fn new() -> Arc<Hub> {
-        Arc::new(Hub::default())
+    /// An empty hub reading collection rules from `rules`.
+    pub fn new(rules: Arc<RulesCache>) -> Arc<Hub> {
+        Arc::new(Hub {
+            subs: RwLock::default(),
+            head: AtomicI64::new(0),
+            rooms: RwLock::default(),
+            conns: RwLock::default(),
+            rules,
+            room_rules: RwLock::default(),
+        })
     }
 
     // --- connections -------------------------------------------------------
@@ -49,13 +57,13 @@ impl Hub {
     /// Records an open connection.
     pub fn add_conn(&self, conn: &ConnHandle) {
         self.conns.write().insert(conn.id().clone(), conn.clone());
-        metrics::gauge!("eddy_connections").increment(1.0);
+        metrics::gauge!("eddy_connections", "transport" => conn.transport()).increment(1.0);
     }
 
     /// Forgets a connection (its subscriptions and rooms are removed by the session).
     pub fn remove_conn(&self, conn: &ConnHandle) {
         if self.conns.write().remove(conn.id()).is_some() {
-            metrics::gauge!("eddy_connections").decrement(1.0);
+            metrics::gauge!("eddy_connections", "transport" => conn.transport()).decrement(1.0);
         }
     }
 
@@ -64,17 +72,12 @@ impl Hub {
         self.conns.read().len()
     }
 
-    /// Closes connections authenticated with keys that are no longer active.
+    /// Closes connections (WebSocket and SSE) authenticated with keys that are no longer active.
     pub fn close_revoked(&self, keys: &KeyStore) {
-        let notice = || {
-            let msg = ErrorMsg::new(ErrorCode::Unauthorized, "API key revoked");
-            Utf8Bytes::from(encode(&ServerMsg::Error(msg), None))
-        };
         for conn in self.conns.read().values() {
             if let Some(id) = conn.identity().key_id() {
                 if !keys.is_active(id) {
-                    conn.send(notice());
-                    conn.close(crate::protocol::close::AUTH);
+                    conn.close_unauthorized("API key revoked");
                 }
             }
         }
@@ -95,32 +98,9 @@ impl Hub {
         self.conns.read().values().filter(|c| c.send(frame.clone())).count()
     }
 
-    // --- collections ---------------------------------------------------------
-
     /// The cached rules of a collection.
     pub fn rules(&self, collection: &str) -> Option<Arc<CollectionRules>> {
-        self.collections.read().get(collection).cloned()
-    }
-
-    /// Caches one collection's rules.
-    pub fn set_rules(&self, collection: &str, rules: CollectionRules) {
-        self.collections.write().insert(collection.to_owned(), Arc::new(rules));
-    }
-
-    /// Replaces the whole rules cache.
-    pub fn replace_rules(&self, all: Vec<(String, CollectionRules)>) {
-        *self.collections.write() = all.into_iter().map(|(n, r)| (n, Arc::new(r))).collect();
-    }
-
-    /// Drops a collection from the cache.
-    pub fn forget_collection(&self, collection: &str) {
-        self.collections.write().remove(collection);
-    }
-
-    /// Whether every collection of these changes is cached.
-    pub fn knows_collections(&self, changes: &[Change]) -> bool {
-        let cache = self.collections.read();
-        changes.iter().all(|c| cache.contains_key(&c.collection))
+        self.rules.get(collection)
     }
 
     // --- subscriptions -------------------------------------------------------
@@ -170,13 +150,12 @@ impl Hub {
         let mut keys = Vec::new();
         let mut delivered = 0u64;
         let mut loaded: Vec<ConnHandle> = Vec::new();
-        let fallback = CollectionRules::service_only();
-        let collections = self.collections.read();
+        let fallback = Arc::new(CollectionRules::service_only());
         for change in changes {
-            let rules = collections.get(&change.collection).map(|r| &**r).unwrap_or(&fallback);
+            let rules = self.rules.get(&change.collection).unwrap_or_else(|| fallback.clone());
             let mut cache = EventCache::default();
             subs.for_each_candidate(change, &mut keys, |sub| {
-                if let Some(event) = frame_for(change, rules, sub, &mut cache) {
+                if let Some(event) = frame_for(change, &rules, sub, &mut cache) {
                     if sub.conn.push(event) {
                         delivered += 1;
                     }
@@ -193,7 +172,6 @@ impl Hub {
                 }
             });
         }
-        drop(collections);
         drop(subs);
         metrics::counter!("eddy_events_delivered_total").increment(delivered);
         metrics::counter!("eddy_changes_read_total").increment(changes.len() as u64);
@@ -213,16 +191,22 @@ impl Hub {
         room_allowed(&rules, room, who, action)
     }
 
-    /// Adds the connection to a room; returns the member list; tells the others.
-    pub fn join(&self, room: &str, conn: &ConnHandle, state: Value) -> Value {
+    /// Adds the connection to a room and tells the others; `reply` builds the
+    /// joiner's answer from the member list (itself included).
+    pub fn join<R>(
+        &self,
+        room: &str,
+        conn: &ConnHandle,
+        state: Value,
+        reply: impl FnOnce(Vec<MemberView<'_>>) -> R,
+    ) -> R {
         let mut rooms = self.rooms.write();
         let r = rooms.entry(room.to_owned()).or_default();
-        let members = r.join(conn, state);
-        if let Some(view) = r.view_of(conn.id()) {
-            let frame = Utf8Bytes::from(presence_frame(room, Some((conn.id(), view)), None));
+        r.join(conn, state);
+        if let Some(frame) = r.joined_frame(room, conn.id()) {
             r.send(&frame, Some(conn.id()));
         }
-        members
+        reply(r.members())
     }
 
     /// Replaces the connection's presence state; false when not a member.
@@ -232,8 +216,7 @@ impl Hub {
         if !r.set_state(conn.id(), state) {
             return false;
         }
-        if let Some(view) = r.view_of(conn.id()) {
-            let frame = Utf8Bytes::from(presence_frame(room, Some((conn.id(), view)), None));
+        if let Some(frame) = r.joined_frame(room, conn.id()) {
             r.send(&frame, Some(conn.id()));
         }
         true
@@ -243,11 +226,10 @@ impl Hub {
     pub fn leave(&self, room: &str, conn: &ConnId) -> bool {
         let mut rooms = self.rooms.write();
         let Some(r) = rooms.get_mut(room) else { return false };
-        let Some(view) = r.leave(conn) else { return false };
+        let Some(frame) = r.leave(room, conn) else { return false };
         if r.is_empty() {
             rooms.remove(room);
         } else {
-            let frame = Utf8Bytes::from(presence_frame(room, None, Some((conn, view))));
             r.send(&frame, None);
         }
         true

@@ -2,8 +2,10 @@
 
 use super::conn::{ConnHandle, ConnId};
 use crate::auth::{Identity, Rule};
-use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use crate::protocol::{encode, MemberView, ServerMsg};
+use axum::extract::ws::Utf8Bytes;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What a room rule governs.
@@ -93,13 +95,12 @@ struct Member {
 }
 
 impl Member {
-    fn view(&self) -> Value {
-        let mut m = Map::new();
-        if let Some(sub) = &self.sub {
-            m.insert("sub".into(), Value::String(sub.to_string()));
+    fn view<'a>(&'a self, connection: Option<&'a str>) -> MemberView<'a> {
+        MemberView {
+            connection,
+            sub: self.sub.as_deref(),
+            state: &self.state,
         }
-        m.insert("state".into(), self.state.clone());
-        Value::Object(m)
     }
 }
 
@@ -110,8 +111,8 @@ pub struct Room {
 }
 
 impl Room {
-    /// Adds or replaces a member; returns the member list including it.
-    pub fn join(&mut self, conn: &ConnHandle, state: Value) -> Value {
+    /// Adds or replaces a member.
+    pub fn join(&mut self, conn: &ConnHandle, state: Value) {
         let sub = conn.identity().sub().map(Arc::from);
         self.members.insert(
             conn.id().clone(),
@@ -121,18 +122,11 @@ impl Room {
                 state,
             },
         );
-        Value::Array(
-            self.members
-                .iter()
-                .map(|(id, m)| {
-                    let mut v = m.view();
-                    if let Value::Object(map) = &mut v {
-                        map.insert("connection".into(), Value::String(id.to_string()));
-                    }
-                    v
-                })
-                .collect(),
-        )
+    }
+
+    /// The member list, as `joined` shows it.
+    pub fn members(&self) -> Vec<MemberView<'_>> {
+        self.members.iter().map(|(id, m)| m.view(Some(id))).collect()
     }
 
     /// Replaces a member's state; false when not a member.
@@ -146,9 +140,16 @@ impl Room {
         }
     }
 
-    /// Removes a member; returns its presence view.
-    pub fn leave(&mut self, conn: &ConnId) -> Option<Value> {
-        self.members.remove(conn).map(|m| m.view())
+    /// Removes a member and returns the `presence` frame announcing it.
+    pub fn leave(&mut self, room: &str, conn: &ConnId) -> Option<Utf8Bytes> {
+        let m = self.members.remove(conn)?;
+        Some(presence_frame(room, None, Some((conn, m.view(None)))))
+    }
+
+    /// The `presence` frame announcing a member's (new) state.
+    pub fn joined_frame(&self, room: &str, conn: &ConnId) -> Option<Utf8Bytes> {
+        let m = self.members.get(conn)?;
+        Some(presence_frame(room, Some((conn, m.view(None))), None))
     }
 
     /// Whether the connection is a member.
@@ -166,13 +167,8 @@ impl Room {
         self.members.is_empty()
     }
 
-    /// The presence view of a member.
-    pub fn view_of(&self, conn: &ConnId) -> Option<Value> {
-        self.members.get(conn).map(Member::view)
-    }
-
     /// Sends a frame to every member except `skip`; returns how many got it.
-    pub fn send(&self, frame: &axum::extract::ws::Utf8Bytes, skip: Option<&ConnId>) -> usize {
+    pub fn send(&self, frame: &Utf8Bytes, skip: Option<&ConnId>) -> usize {
         self.members
             .iter()
             .filter(|(id, _)| Some(*id) != skip)
@@ -181,16 +177,22 @@ impl Room {
     }
 }
 
-/// The `presence` diff frame.
-pub fn presence_frame(room: &str, joins: Option<(&ConnId, Value)>, leaves: Option<(&ConnId, Value)>) -> String {
-    let map = |e: Option<(&ConnId, Value)>| {
-        let mut m = Map::new();
-        if let Some((id, v)) = e {
-            m.insert(id.to_string(), v);
-        }
-        Value::Object(m)
-    };
-    json!({"type": "presence", "room": room, "joins": map(joins), "leaves": map(leaves)}).to_string()
+fn presence_frame<'a>(
+    room: &str,
+    joins: Option<(&'a ConnId, MemberView<'a>)>,
+    leaves: Option<(&'a ConnId, MemberView<'a>)>,
+) -> Utf8Bytes {
+    fn map<'a>(e: Option<(&'a ConnId, MemberView<'a>)>) -> BTreeMap<&'a str, MemberView<'a>> {
+        e.map(|(id, v)| (&**id, v)).into_iter().collect()
+    }
+    Utf8Bytes::from(encode(
+        &ServerMsg::Presence {
+            room,
+            joins: map(joins),
+            leaves: map(leaves),
+        },
+        None,
+    ))
 }
 
 #[cfg(test)]

@@ -9,9 +9,8 @@
 use super::conn::{ConnHandle, Outbound};
 use crate::auth::{CollectionRules, Identity};
 use crate::matcher::{DocRef, Field, Filter, IndexKey};
-use crate::protocol::{event_prefix, event_tail};
+use crate::protocol::{event_prefix, event_tail, DocumentJson, EventTail};
 use crate::store::{Change, ChangeOp};
-use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -61,7 +60,7 @@ enum Variant {
 /// Lazily built event tails of one change, shared by all recipients.
 #[derive(Default)]
 pub struct EventCache {
-    tails: [Option<Arc<str>>; 4],
+    tails: [Option<Arc<EventTail>>; 4],
 }
 
 fn new_doc(c: &Change) -> Option<DocRef<'_>> {
@@ -99,29 +98,27 @@ fn variant(change: &Change, rules: &CollectionRules, filter: &Filter, who: &Iden
     }
 }
 
-fn tail(change: &Change, v: Variant) -> String {
+fn tail(change: &Change, v: Variant) -> EventTail {
     let (data, owner) = match change.op {
-        ChangeOp::Deleted => (change.old_data.clone(), change.owner.clone()),
-        _ if v == Variant::LeaveRedacted => (None, change.owner.clone()),
-        _ => (change.data.clone(), change.owner.clone()),
+        ChangeOp::Deleted => (change.old_data.as_ref(), change.owner.as_deref()),
+        _ if v == Variant::LeaveRedacted => (None, change.owner.as_deref()),
+        _ => (change.data.as_ref(), change.owner.as_deref()),
     };
-    let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let document = json!({
-        "id": change.doc_id,
-        "collection": change.collection,
-        "data": data.unwrap_or(Value::Null),
-        "owner": owner,
-        "version": change.version,
-        "created_at": ts(change.created_at),
-        "updated_at": ts(change.updated_at),
-    });
+    let document = DocumentJson {
+        id: change.doc_id,
+        collection: &change.collection,
+        data,
+        owner,
+        version: change.version,
+        created_at: change.created_at,
+        updated_at: change.updated_at,
+    };
     let transition = match v {
         Variant::Plain => None,
         Variant::Enter => Some("enter"),
         Variant::Leave | Variant::LeaveRedacted => Some("leave"),
     };
     event_tail(
-        &change.collection,
         change.op.as_str(),
         change.seq,
         &document,

@@ -17,7 +17,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use sort::{build_list_query, Cursor, Sort, SortKey};
+pub use parse::OPERATORS;
+pub use sort::{Cursor, Sort, SortKey};
 
 /// Maximum number of conditions in one filter, counting OR-group members.
 pub const MAX_CONDITIONS: usize = 64;

@@ -23,6 +23,23 @@ enum Op {
     IsNull,
 }
 
+/// Every operator suffix of the filter language (`field__op`), as written by
+/// clients; shared with tests and fuzz targets so they cannot drift.
+pub const OPERATORS: &[&str] = &[
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "contains",
+    "startswith",
+    "endswith",
+    "in",
+    "notin",
+    "isnull",
+];
+
 impl Op {
     fn from_name(s: &str) -> Option<Op> {
         Some(match s {

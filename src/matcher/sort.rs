@@ -1,6 +1,6 @@
-//! List ordering and keyset pagination: the `sort` parameter ([`Sort`]),
-//! the opaque `after` cursor ([`Cursor`]) and the list query that combines
-//! them with a filter ([`build_list_query`]).
+//! List ordering and keyset pagination: the `sort` parameter ([`Sort`]) and
+//! the opaque `after` cursor ([`Cursor`]), with the SQL fragments that
+//! `store::build_list_query` assembles into the list statement.
 //!
 //! Pages are cut with a keyset condition on the full sort key (which always
 //! ends in `$id`, unique within a collection), never with OFFSET, so rows
@@ -11,7 +11,7 @@ use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{parse, Field, Filter, FilterError};
+use super::{parse, Field, FilterError};
 
 type Qb<'a> = QueryBuilder<'a, Postgres>;
 
@@ -303,52 +303,40 @@ fn push_keyset<'a>(sort: &'a Sort, cursor: &'a Cursor, qb: &mut Qb<'a>) {
     qb.push(")");
 }
 
-/// Builds: SELECT d.id, d.collection, d.data, d.owner, d.version, d.created_at, d.updated_at, <jsonb array of sort key values> AS sort_keys FROM documents d WHERE d.collection = $c AND (<owner_scope: d.owner = $o>) AND (<filter>) AND (<keyset: after cursor>) ORDER BY <keys> LIMIT $limit
-pub fn build_list_query<'a>(
-    collection: &'a str,
-    filter: &'a Filter,
-    sort: &'a Sort,
-    after: Option<&'a Cursor>,
-    owner_scope: Option<&'a str>,
-    limit: i64,
-) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new(
-        "SELECT d.id, d.collection, d.data, d.owner, d.version, d.created_at, d.updated_at, jsonb_build_array(",
-    );
-    for (i, k) in sort.keys.iter().enumerate() {
-        if i > 0 {
-            qb.push(", ");
+impl Sort {
+    /// Pushes the comma-separated values reported as `sort_keys` (input to `Cursor::from_sort_keys`).
+    pub fn push_key_values<'a>(&'a self, qb: &mut Qb<'a>) {
+        for (i, k) in self.keys.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            push_key_value(&k.field, qb);
         }
-        push_key_value(&k.field, &mut qb);
     }
-    qb.push(") AS sort_keys FROM documents d WHERE d.collection = ");
-    qb.push_bind(collection);
-    if let Some(owner) = owner_scope {
-        qb.push(" AND d.owner = ");
-        qb.push_bind(owner);
-    }
-    qb.push(" AND ");
-    filter.push_sql(&mut qb);
-    if let Some(cursor) = after {
-        qb.push(" AND ");
-        push_keyset(sort, cursor, &mut qb);
-    }
-    qb.push(" ORDER BY ");
-    for (i, k) in sort.keys.iter().enumerate() {
-        if i > 0 {
-            qb.push(", ");
+
+    /// Pushes the `ORDER BY` expression list (without the keywords).
+    pub fn push_order_by<'a>(&'a self, qb: &mut Qb<'a>) {
+        for (i, k) in self.keys.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            push_order_expr(&k.field, qb);
+            qb.push(match (k.descending, &k.field) {
+                (false, Field::Owner) => " ASC NULLS FIRST",
+                (true, Field::Owner) => " DESC NULLS LAST",
+                (false, _) => " ASC",
+                (true, _) => " DESC",
+            });
         }
-        push_order_expr(&k.field, &mut qb);
-        qb.push(match (k.descending, &k.field) {
-            (false, Field::Owner) => " ASC NULLS FIRST",
-            (true, Field::Owner) => " DESC NULLS LAST",
-            (false, _) => " ASC",
-            (true, _) => " DESC",
-        });
     }
-    qb.push(" LIMIT ");
-    qb.push_bind(limit);
-    qb
+}
+
+impl Cursor {
+    /// Pushes the keyset condition "row comes after this cursor in `sort`"
+    /// (`FALSE` for a cursor that does not fit the sort).
+    pub fn push_after<'a>(&'a self, sort: &'a Sort, qb: &mut Qb<'a>) {
+        push_keyset(sort, self, qb);
+    }
 }
 
 #[cfg(test)]
@@ -443,43 +431,5 @@ mod tests {
         }
         let other = Sort::parse(Some("a.b")).expect("valid sort");
         assert!(Cursor::parse(&c.encode(), &other).is_err());
-    }
-
-    #[test]
-    fn list_query_shapes() {
-        let filter = Filter::default();
-        let sort = Sort::default();
-        let qb = build_list_query("c", &filter, &sort, None, Some("alice"), 10);
-        assert_eq!(
-            qb.sql(),
-            "SELECT d.id, d.collection, d.data, d.owner, d.version, d.created_at, d.updated_at, \
-             jsonb_build_array((extract(epoch from d.created_at) * 1000000)::bigint, d.id) AS sort_keys \
-             FROM documents d WHERE d.collection = $1 AND d.owner = $2 AND TRUE \
-             ORDER BY d.created_at ASC, d.id ASC LIMIT $3"
-        );
-        let cursor = Cursor::from_sort_keys(json!([5, "67e55044-10b1-426f-9247-bb680e5fe0c8"]));
-        let qb = build_list_query("c", &filter, &sort, Some(&cursor), None, 10);
-        assert!(
-            qb.sql().contains(" AND ((d.created_at, d.id) > ($2, $3)) ORDER BY"),
-            "{}",
-            qb.sql()
-        );
-
-        let sort = Sort::parse(Some("-$owner,x")).expect("valid sort");
-        let cursor = Cursor::from_sort_keys(json!([null, 1, "67e55044-10b1-426f-9247-bb680e5fe0c8"]));
-        let qb = build_list_query("c", &filter, &sort, Some(&cursor), None, 10);
-        assert!(
-            qb.sql().contains(
-                "((FALSE) OR (d.owner IS NULL AND coalesce(d.data #> $3, 'null'::jsonb) > $4) \
-                 OR (d.owner IS NULL AND coalesce(d.data #> $5, 'null'::jsonb) = $6 AND d.id > $7))"
-            ),
-            "{}",
-            qb.sql()
-        );
-        assert!(qb.sql().ends_with("ORDER BY d.owner COLLATE \"C\" DESC NULLS LAST, coalesce(d.data #> $8, 'null'::jsonb) ASC, d.id ASC LIMIT $9"), "{}", qb.sql());
-
-        let bogus = Cursor::from_sort_keys(json!("nope"));
-        let qb = build_list_query("c", &filter, &sort, Some(&bogus), None, 10);
-        assert!(qb.sql().contains(" AND FALSE ORDER BY"), "{}", qb.sql());
     }
 }

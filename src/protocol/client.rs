@@ -85,6 +85,23 @@ pub struct SubscribeMsg {
     _type: Option<Value>,
 }
 
+impl SubscribeMsg {
+    /// A subscription request built by a transport rather than parsed (SSE).
+    pub fn new(id: &str, collection: String) -> SubscribeMsg {
+        SubscribeMsg {
+            id: Some(id.to_owned()),
+            collection,
+            filters: None,
+            since: None,
+            snapshot: false,
+            limit: None,
+            sort: None,
+            _ref: None,
+            _type: None,
+        }
+    }
+}
+
 /// `broadcast` fields.
 #[derive(Debug, Deserialize, PartialEq)]
 pub struct BroadcastMsg {
@@ -100,7 +117,8 @@ pub struct BroadcastMsg {
     pub echo: bool,
 }
 
-const KNOWN: &[&str] = &[
+/// Every client message `type` (shared with tests and fuzz targets).
+pub const CLIENT_MESSAGE_TYPES: &[&str] = &[
     "auth",
     "ping",
     "subscribe",
@@ -137,7 +155,7 @@ pub fn parse_client(text: &str) -> Result<Incoming, (ErrorCode, String, Option<V
         ));
     };
     match obj.get("type").and_then(Value::as_str) {
-        Some(t) if KNOWN.contains(&t) => {}
+        Some(t) if CLIENT_MESSAGE_TYPES.contains(&t) => {}
         Some(t) => return Err((ErrorCode::UnknownType, format!("unknown message type {t:?}"), reference)),
         None => {
             return Err((

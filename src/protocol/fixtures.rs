@@ -13,6 +13,12 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+fn time(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
 #[test]
 fn client_fixtures_parse() {
     for name in [
@@ -79,7 +85,7 @@ fn server_fixtures_match_encoding() {
             encode(
                 &ServerMsg::Joined {
                     room: "chat",
-                    members: json!([]),
+                    members: vec![],
                 },
                 None,
             ),
@@ -107,13 +113,81 @@ fn server_fixtures_match_encoding() {
                 "{}{}",
                 event_prefix("s1"),
                 event_tail(
-                    "posts",
                     "updated",
                     43,
-                    &json!({"id":"00000000-0000-0000-0000-000000000001","collection":"posts","data":{"a":2},"owner":null,"version":2,"created_at":"2026-11-26T10:00:00.000000Z","updated_at":"2026-11-26T10:00:01.000000Z"}),
+                    &DocumentJson {
+                        id: uuid::Uuid::from_u128(1),
+                        collection: "posts",
+                        data: Some(&json!({"a":2})),
+                        owner: None,
+                        version: 2,
+                        created_at: time("2026-11-26T10:00:00Z"),
+                        updated_at: time("2026-11-26T10:00:01Z"),
+                    },
                     Some(&json!({"a":1})),
                     Some("enter"),
                 )
+                .json
+            ),
+        ),
+        (
+            "server/broadcast.json",
+            encode(
+                &ServerMsg::Broadcast {
+                    room: "chat",
+                    event: "chat:message",
+                    message: &json!({"text": "hi"}),
+                    from: Sender::Member {
+                        sub: Some("alice"),
+                        connection: "c1",
+                    },
+                    ts: 1795000000000,
+                },
+                None,
+            ),
+        ),
+        (
+            "server/broadcast_server.json",
+            encode(
+                &ServerMsg::Broadcast {
+                    room: "chat",
+                    event: "notice",
+                    message: &json!({"text": "maintenance at noon"}),
+                    from: Sender::Server { server: true },
+                    ts: 1795000000000,
+                },
+                None,
+            ),
+        ),
+        (
+            "server/presence.json",
+            encode(
+                &ServerMsg::Presence {
+                    room: "chat",
+                    joins: [(
+                        "c2",
+                        MemberView {
+                            connection: None,
+                            sub: Some("bob"),
+                            state: &json!({"typing": true}),
+                        },
+                    )]
+                    .into_iter()
+                    .collect(),
+                    leaves: Default::default(),
+                },
+                None,
+            ),
+        ),
+        (
+            "server/message.json",
+            encode(
+                &ServerMsg::Message {
+                    event: "billing:updated",
+                    message: &json!({"plan": "pro"}),
+                    ts: 1795000000000,
+                },
+                None,
             ),
         ),
     ];

@@ -2,10 +2,14 @@
 //! No I/O here; see docs/PROTOCOL.md for the contract these types implement.
 
 mod client;
+mod document;
 mod server;
 
-pub use client::{parse_client, BroadcastMsg, ClientMsg, Incoming, SubscribeMsg};
-pub use server::{encode, event_prefix, event_tail, now_ms, ErrorMsg, ServerMsg};
+pub use client::{parse_client, BroadcastMsg, ClientMsg, Incoming, SubscribeMsg, CLIENT_MESSAGE_TYPES};
+pub use document::{micros, DocumentJson};
+pub use server::{
+    encode, event_prefix, event_tail, now_ms, sse_fields, ErrorMsg, EventTail, MemberView, Sender, ServerMsg,
+};
 
 /// Error codes carried by `{"type":"error"}` messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,10 @@
 //! Messages to clients. Control replies go through `encode`; events are built
 //! from a per-subscription prefix and a tail shared by all recipients.
 
-use super::ErrorCode;
+use super::{DocumentJson, ErrorCode};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Server messages other than change events.
 #[derive(Debug, Serialize)]
@@ -52,7 +53,7 @@ pub enum ServerMsg<'a> {
         /// Room.
         room: &'a str,
         /// Members including the joiner.
-        members: Value,
+        members: Vec<MemberView<'a>>,
     },
     /// Left a room.
     Left {
@@ -73,6 +74,69 @@ pub enum ServerMsg<'a> {
     },
     /// An error.
     Error(ErrorMsg<'a>),
+    /// A message to a room, from a member or from the server.
+    Broadcast {
+        /// Room.
+        room: &'a str,
+        /// Event name.
+        event: &'a str,
+        /// Payload.
+        message: &'a Value,
+        /// Who sent it.
+        from: Sender<'a>,
+        /// Milliseconds since the Unix epoch.
+        ts: i64,
+    },
+    /// Members that joined, changed state or left a room.
+    Presence {
+        /// Room.
+        room: &'a str,
+        /// Connection id → member view, for joins and state changes.
+        joins: BTreeMap<&'a str, MemberView<'a>>,
+        /// Connection id → member view, for leaves.
+        leaves: BTreeMap<&'a str, MemberView<'a>>,
+    },
+    /// A server message to one user's sockets or to every socket.
+    Message {
+        /// Event name.
+        event: &'a str,
+        /// Payload.
+        message: &'a Value,
+        /// Milliseconds since the Unix epoch.
+        ts: i64,
+    },
+}
+
+/// The `from` of a broadcast.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Sender<'a> {
+    /// A member's socket.
+    Member {
+        /// The sender's user id, for users.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sub: Option<&'a str>,
+        /// The sender's connection id.
+        connection: &'a str,
+    },
+    /// The REST publish API.
+    Server {
+        /// Always true.
+        server: bool,
+    },
+}
+
+/// A room member as other members see it.
+#[derive(Debug, Serialize)]
+pub struct MemberView<'a> {
+    /// Connection id (in member lists only; presence diffs key by it instead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<&'a str>,
+    /// The member's user id, for users.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<&'a str>,
+    /// Presence state (a JSON object).
+    pub state: &'a Value,
 }
 
 /// The body of an `error` message.
@@ -116,28 +180,39 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The shared part of an event frame, after `{"type":"event","subscription":"…",`.
+/// The part of an event frame shared by every recipient: the JSON after
+/// `{"type":"event","subscription":"…",`, plus what SSE needs to name it.
+#[derive(Debug)]
+pub struct EventTail {
+    /// The rest of the event object, closing brace included.
+    pub json: Box<str>,
+    /// `created`, `updated` or `deleted` (the SSE event name).
+    pub event: &'static str,
+    /// The change's seq (the SSE event id).
+    pub seq: i64,
+}
+
+/// Builds the shared part of an event frame.
 pub fn event_tail(
-    collection: &str,
-    event: &str,
+    event: &'static str,
     seq: i64,
-    document: &Value,
+    document: &DocumentJson<'_>,
     old: Option<&Value>,
     transition: Option<&str>,
-) -> String {
+) -> EventTail {
     #[derive(Serialize)]
     struct Tail<'a> {
         collection: &'a str,
         event: &'a str,
         seq: i64,
-        document: &'a Value,
+        document: &'a DocumentJson<'a>,
         #[serde(skip_serializing_if = "Option::is_none")]
         old: Option<&'a Value>,
         #[serde(skip_serializing_if = "Option::is_none")]
         transition: Option<&'a str>,
     }
     let body = serde_json::to_string(&Tail {
-        collection,
+        collection: document.collection,
         event,
         seq,
         document,
@@ -146,7 +221,11 @@ pub fn event_tail(
     })
     .unwrap_or_else(|_| "{}".into());
     // Drop the opening brace: the prefix supplies it.
-    body[1..].to_owned()
+    EventTail {
+        json: body[1..].into(),
+        event,
+        seq,
+    }
 }
 
 /// The per-subscription start of an event frame.
@@ -155,4 +234,20 @@ pub fn event_prefix(subscription: &str) -> String {
         r#"{{"type":"event","subscription":{},"#,
         Value::String(subscription.to_owned())
     )
+}
+
+/// The SSE `event:` name and `id:` of a control frame (events carry theirs in
+/// `EventTail`): the message `type`, and the seq for frames that have one.
+pub fn sse_fields(frame: &str) -> (String, Option<i64>) {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        seq: Option<i64>,
+    }
+    match serde_json::from_str::<Head>(frame) {
+        Ok(h) => (h.kind, h.seq),
+        Err(_) => ("message".into(), None),
+    }
 }

@@ -1,9 +1,9 @@
 //! The change log: reading by sequence number, snapshots, retention.
 
-use super::{Document, StoreError};
+use super::{Document, ListQuery, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgExecutor, PgPool};
 use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
@@ -222,8 +222,8 @@ pub async fn prune(pool: &PgPool, retention: Duration) -> Result<u64, StoreError
 
 /// A snapshot of documents with the log position it reflects.
 pub struct Snapshot {
-    /// Documents with their sort keys.
-    pub docs: Vec<(Document, Value)>,
+    /// Up to `limit + 1` documents (one more tells that the snapshot was cut).
+    pub docs: Vec<Document>,
     /// Every change with seq <= this is reflected in `docs`.
     pub seq: i64,
     /// Changes reflected in `docs` that had no seq yet (they will get one
@@ -232,11 +232,7 @@ pub struct Snapshot {
 }
 
 /// Runs a list query and reads the log position in one snapshot.
-pub async fn snapshot(
-    pool: &PgPool,
-    collection: &str,
-    mut query: QueryBuilder<'_, Postgres>,
-) -> Result<Snapshot, StoreError> {
+pub async fn snapshot(pool: &PgPool, query: &ListQuery<'_>) -> Result<Snapshot, StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
@@ -247,22 +243,13 @@ pub async fn snapshot(
          WHERE seq IS NULL AND xid >= (SELECT sequenced_xmin FROM feed_state) AND collection = $1
          GROUP BY doc_id",
     )
-    .bind(collection)
+    .bind(query.collection)
     .fetch_all(&mut *tx)
     .await?;
-    let rows = query.build().fetch_all(&mut *tx).await?;
+    let docs = super::list::fetch(&mut *tx, query).await?;
     tx.commit().await?;
-    let docs = rows
-        .into_iter()
-        .map(|row| {
-            use sqlx::{FromRow, Row};
-            let doc = Document::from_row(&row)?;
-            let keys: Value = row.try_get("sort_keys")?;
-            Ok((doc, keys))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(Snapshot {
-        docs,
+        docs: docs.into_iter().map(|(d, _)| d).collect(),
         seq,
         reflected: reflected.into_iter().collect(),
     })

@@ -1,12 +1,12 @@
 //! Collections and their access rules.
 
-use super::documents::micros;
 use super::StoreError;
 use crate::auth::CollectionRules;
+use crate::protocol::micros;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor};
 
 /// A collection with its rules and document count.
 #[derive(Debug, Serialize)]
@@ -93,20 +93,19 @@ pub async fn put_collection(
 }
 
 /// Deletes a collection; each of its documents is recorded as a deletion first.
-pub async fn delete_collection(pool: &PgPool, name: &str) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+/// Run it in a transaction: the caller commits.
+pub async fn delete_collection(conn: &mut PgConnection, name: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM documents WHERE collection = $1")
         .bind(name)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     let done = sqlx::query("DELETE FROM collections WHERE name = $1")
         .bind(name)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -1,14 +1,15 @@
 //! Document rows: insert, read, lock, update, delete.
 
 use super::StoreError;
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::protocol::DocumentJson;
+use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-/// A stored document as clients see it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A stored document; it reaches clients as `protocol::DocumentJson`.
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Document {
     /// Document id.
     pub id: Uuid,
@@ -21,16 +22,30 @@ pub struct Document {
     /// Grows by one per write.
     pub version: i64,
     /// Creation time.
-    #[serde(serialize_with = "micros")]
     pub created_at: DateTime<Utc>,
     /// Last write time.
-    #[serde(serialize_with = "micros")]
     pub updated_at: DateTime<Utc>,
 }
 
-/// Serialises timestamps as RFC 3339 UTC with microseconds.
-pub(crate) fn micros<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
+impl Document {
+    /// The wire form, shared with realtime events.
+    pub fn json(&self) -> DocumentJson<'_> {
+        DocumentJson {
+            id: self.id,
+            collection: &self.collection,
+            data: Some(&self.data),
+            owner: self.owner.as_deref(),
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+impl Serialize for Document {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json().serialize(s)
+    }
 }
 
 const COLUMNS: &str = "id, collection, data, owner, version, created_at, updated_at";

@@ -1,8 +1,8 @@
 //! Stored API keys (hashes only).
 
-use super::documents::micros;
 use super::StoreError;
 use crate::auth::{hash_key, KeyKind};
+use crate::protocol::micros;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgExecutor;

@@ -5,6 +5,7 @@ mod changes;
 mod collections;
 mod documents;
 mod keys;
+mod list;
 mod rooms;
 
 pub use changes::{
@@ -19,10 +20,11 @@ pub use documents::{
     Document,
 };
 pub use keys::{active_keys, create_key, list_keys, revoke_key, KeyInfo};
+pub use list::{build_list_query, list_documents, ListQuery, Page};
 pub use rooms::{load_room_rules, put_room_rules, RoomRuleRow};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::{ConnectOptions, PgExecutor, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -110,12 +112,58 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Which cached configuration a server must re-read (the `eddy_config` payload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadHint {
+    /// Everything (also after a lost LISTEN connection).
+    All,
+    /// API keys (created or revoked).
+    Keys,
+    /// Collections and their rules.
+    Collections,
+    /// Room rules.
+    RoomRules,
+}
+
+impl ReloadHint {
+    /// The notification payload.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReloadHint::All => "all",
+            ReloadHint::Keys => "keys",
+            ReloadHint::Collections => "collections",
+            ReloadHint::RoomRules => "room_rules",
+        }
+    }
+
+    /// Reads a payload; an unknown one (a newer server's) reloads everything.
+    pub fn parse(payload: &str) -> ReloadHint {
+        match payload {
+            "keys" => ReloadHint::Keys,
+            "collections" => ReloadHint::Collections,
+            "room_rules" => ReloadHint::RoomRules,
+            _ => ReloadHint::All,
+        }
+    }
+
+    /// Whether this hint covers `other`.
+    pub fn covers(self, other: ReloadHint) -> bool {
+        self == ReloadHint::All || self == other
+    }
+}
+
 /// Sends a reload hint to every server on this database.
-pub async fn notify_config(pool: &PgPool, what: &str) -> Result<(), StoreError> {
+pub async fn notify_config(db: impl PgExecutor<'_>, hint: ReloadHint) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CONFIG_CHANNEL)
-        .bind(what)
-        .execute(pool)
+        .bind(hint.as_str())
+        .execute(db)
         .await?;
+    Ok(())
+}
+
+/// Whether the database answers (readiness probe).
+pub async fn ping(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1").execute(pool).await?;
     Ok(())
 }

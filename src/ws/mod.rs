@@ -1,46 +1,28 @@
-//! WebSocket transport: the upgrade (origin, connection limit, handshake token)
-//! and the per-connection session in `session`.
+//! WebSocket transport: the upgrade (origin, connection slots, handshake
+//! credential, buffer sizes) and `WsTransport`, which moves frames between the
+//! socket and the connection's `realtime::Client`.
 
-mod limits;
-mod session;
+mod transport;
 
-use crate::app::AppState;
-use crate::auth::Identity;
-use crate::http::{bearer_token, ApiError};
+use crate::http::ApiError;
+use crate::realtime::{Client, TransportKind};
+use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use std::collections::HashMap;
+use transport::WsTransport;
 
-/// Checks the `Origin` header against the allow-list (empty list: any).
-pub fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
-    let allowed = state.config.origins();
-    if allowed.is_empty() {
-        return true;
-    }
-    match headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        Some(origin) => allowed.iter().any(|a| a == origin || a == "*"),
-        // Non-browser clients send no Origin; the allow-list guards browsers.
-        None => true,
-    }
+/// The WebSocket route.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/realtime", get(upgrade))
 }
 
-/// Authenticates a token given at the handshake, if any.
-pub fn handshake_identity(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Result<Option<Identity>, ApiError> {
-    let token = query.get("token").cloned().or_else(|| bearer_token(headers));
-    match token {
-        Some(t) => Ok(Some(state.auth.authenticate(&t)?)),
-        None => Ok(None),
-    }
-}
-
-/// `GET /realtime`: upgrades to a WebSocket session.
-pub async fn upgrade(
+/// `GET /realtime`: upgrades to a WebSocket connection.
+async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
@@ -50,7 +32,7 @@ pub async fn upgrade(
         Ok(ws) => ws,
         Err(e) => return ApiError::body(e.status(), "invalid_request", &e.body_text()),
     };
-    if !origin_allowed(&state, &headers) {
+    if !state.access.origin_allowed(&headers) {
         return ApiError::body(StatusCode::FORBIDDEN, "forbidden", "origin not allowed");
     }
     if state.shutdown.is_cancelled() {
@@ -63,11 +45,11 @@ pub async fn upgrade(
     let Ok(permit) = state.slots.clone().try_acquire_owned() else {
         return ApiError::body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "too many connections");
     };
-    let identity = match handshake_identity(&state, &headers, &query) {
+    let identity = match state.access.identify(&headers, query.get("token").map(String::as_str)) {
         Ok(i) => i,
-        Err(e) => return e.into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
-    // The protocol limit is checked per message in the session, so an oversized
+    // The protocol limit is checked per message by the client, so an oversized
     // message is read whole and answered; the transport cap only stops abuse.
     let max = state.config.max_message_bytes.saturating_mul(4);
     let tracker = state.tracker.clone();
@@ -79,7 +61,11 @@ pub async fn upgrade(
         // Runs in the task axum spawned for the upgrade: no second task per connection.
         .on_upgrade(move |socket| {
             tracker.track_future(async move {
-                session::run(socket, state, identity).await;
+                let mut t = WsTransport::new(socket);
+                let (mut client, rx) = Client::new(state, TransportKind::WebSocket, identity);
+                if client.greet(&mut t).await.is_ok() {
+                    client.run(&mut t, rx).await;
+                }
                 drop(permit);
             })
         })

@@ -268,3 +268,77 @@ async fn jwt_rejections() {
         assert_eq!(b["error"]["code"], "unauthorized", "{what}");
     }
 }
+
+/// Collections created and deleted concurrently with writes and rules reloads
+/// (each `eddy_config` notification re-reads every collection) never make a
+/// write to a just-created collection fail: a reload that read the table before
+/// a collection existed must not drop it from the cache.
+#[tokio::test]
+async fn rules_cache_survives_concurrent_creates_and_reloads() {
+    let s = Server::start().await;
+    let pool = s.pool().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reloader = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut sent = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 20_000 {
+                sqlx::query("SELECT pg_notify('eddy_config', 'collections')")
+                    .execute(&pool)
+                    .await
+                    .expect("notify");
+                sent += 1;
+            }
+            sent
+        })
+    };
+    let mut writers = Vec::new();
+    for w in 0..6 {
+        let (http, base) = (s.http.clone(), s.base.clone());
+        writers.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            for i in 0..25 {
+                let coll = format!("race{w}x{i}");
+                for n in 0..2 {
+                    let r = http
+                        .post(format!("{base}/v1/collections/{coll}/documents"))
+                        .header("x-api-key", SERVICE_KEY)
+                        .json(&json!({"data": {"n": n}}))
+                        .send()
+                        .await
+                        .expect("create");
+                    if r.status() != 201 {
+                        failures.push(format!(
+                            "create in {coll}: {} {}",
+                            r.status(),
+                            r.text().await.unwrap_or_default()
+                        ));
+                    }
+                }
+                let r = http
+                    .delete(format!("{base}/v1/collections/{coll}"))
+                    .header("x-api-key", SERVICE_KEY)
+                    .send()
+                    .await
+                    .expect("delete");
+                if r.status() != 204 {
+                    failures.push(format!("delete {coll}: {}", r.status()));
+                }
+            }
+            failures
+        }));
+    }
+    let mut failures = Vec::new();
+    for w in writers {
+        failures.extend(w.await.expect("writer"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reloads = reloader.await.expect("reloader");
+    assert!(reloads > 0);
+    assert!(
+        failures.is_empty(),
+        "{} failures, e.g. {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+}

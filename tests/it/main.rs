@@ -7,6 +7,7 @@ mod access;
 mod changelog;
 mod faults;
 mod http;
+mod parity;
 mod realtime;
 mod rooms;
 mod transport;

@@ -619,70 +619,29 @@ async fn slow_consumer_is_closed_and_resumes() {
 async fn sse_stream_and_last_event_id() {
     let s = Server::start().await;
     s.open_collection("sse").await;
-    let url = format!(
-        "{}/realtime/sse?collection=sse&filters={}&token={SERVICE_KEY}",
-        s.base,
+    let path = format!(
+        "/realtime/sse?collection=sse&filters={}&token={SERVICE_KEY}",
         urlencode(&json!({"k": 1}).to_string())
     );
-    let read_events = |resp: reqwest::Response, n: usize| async move {
-        let mut resp = resp;
-        let mut buf = String::new();
-        let mut out: Vec<(String, String, Value)> = Vec::new();
-        while out.len() < n {
-            let chunk = tokio::time::timeout(WAIT, resp.chunk())
-                .await
-                .expect("sse timeout")
-                .expect("chunk")
-                .expect("stream ended");
-            buf.push_str(std::str::from_utf8(&chunk).expect("utf8"));
-            while let Some(end) = buf.find("\n\n") {
-                let block: String = buf.drain(..end + 2).collect();
-                let (mut ev, mut id, mut data) = (String::new(), String::new(), String::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event: ") {
-                        ev = v.into();
-                    } else if let Some(v) = line.strip_prefix("id: ") {
-                        id = v.into();
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data.push_str(v);
-                    }
-                }
-                if !data.is_empty() && data != "keepalive" {
-                    out.push((ev, id, serde_json::from_str(&data).expect("data json")));
-                }
-            }
-        }
-        out
-    };
-    let resp = s.http.get(&url).send().await.expect("sse");
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .expect("ct")
-        .starts_with("text/event-stream"));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut sse = Sse::open(&s, &path, None).await;
+    let live = sse.until_subscribed().await;
+    assert_eq!(live.len(), 1, "{live:?}");
     s.create("sse", json!({"k": 1, "n": 1})).await;
     s.create("sse", json!({"k": 2, "n": 2})).await;
     s.create("sse", json!({"k": 1, "n": 3})).await;
-    let got = read_events(resp, 2).await;
-    assert_eq!(got[0].0, "created");
-    assert_eq!(got[0].2["document"]["data"]["n"], 1);
-    assert_eq!(got[1].2["document"]["data"]["n"], 3);
-    assert_eq!(got[0].1, got[0].2["seq"].to_string());
+    let got = [sse.recv().await, sse.recv().await];
+    assert_eq!(got[0].event, "created");
+    assert_eq!(got[0].data["document"]["data"]["n"], 1);
+    assert_eq!(got[1].data["document"]["data"]["n"], 3);
+    assert_eq!(got[0].id, got[0].data["seq"].to_string());
     // Resume after the first event: only n=3 again, then live.
-    let resp = s
-        .http
-        .get(&url)
-        .header("last-event-id", &got[0].1)
-        .send()
-        .await
-        .expect("sse");
+    let mut again = Sse::open(&s, &path, Some(&got[0].id)).await;
+    let n = |e: &SseEvent| e.data["document"]["data"]["n"].as_i64();
+    let mut ns: Vec<i64> = again.until_subscribed().await.iter().filter_map(n).collect();
     s.create("sse", json!({"k": 1, "n": 4})).await;
-    let again = read_events(resp, 2).await;
-    let ns: Vec<i64> = again
-        .iter()
-        .map(|e| e.2["document"]["data"]["n"].as_i64().expect("n"))
-        .collect();
+    while ns.len() < 2 {
+        ns.extend(n(&again.recv().await));
+    }
     assert_eq!(ns, vec![3, 4]);
     let (st, b) = s
         .call(
@@ -697,56 +656,17 @@ async fn sse_stream_and_last_event_id() {
     assert_eq!(st, 401);
 }
 
-fn urlencode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// Revoking an API key closes the sockets that use it.
 #[tokio::test]
 async fn revoked_key_closes_sockets() {
     let s = Server::start().await;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args([
-            "keys",
-            "create",
-            "--kind",
-            "public",
-            "--name",
-            "t",
-            "--database-url",
-            &s.db_url,
-        ])
-        .output()
-        .expect("keys create");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-            .expect("field")
-            .to_owned()
-    };
-    let (id, key) = (field("id:"), field("key:"));
-    // Servers learn of new keys through a database notification: wait until it is accepted.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while s
-        .call("GET", "/v1/collections/none/documents", Some(&key), None)
-        .await
-        .0
-        == 401
-    {
-        assert!(tokio::time::Instant::now() < deadline, "new key never accepted");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (id, key) = s.create_key("public").await;
     let mut ws = authed(&s, &key).await;
     let (st, _) = s.call("GET", "/healthz", Some(&key), None).await;
     assert_eq!(st, 200);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["keys", "revoke", &id, "--database-url", &s.db_url])
-        .output()
-        .expect("keys revoke");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    s.revoke_key(&id);
+    let notice = ws.expect_type("error").await;
+    assert_eq!(notice["code"], "unauthorized", "{notice}");
     assert_eq!(ws.close_code().await, Some(4001));
     s.open_collection("k").await;
     let (st, _) = s.call("GET", "/v1/collections/k/documents", Some(&key), None).await;

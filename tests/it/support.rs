@@ -352,3 +352,160 @@ impl Ws {
         }
     }
 }
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// `event:` name.
+    pub event: String,
+    /// `id:` (empty when absent).
+    pub id: String,
+    /// `data:` as JSON.
+    pub data: Value,
+}
+
+/// A raw SSE client (`GET /realtime/sse`).
+pub struct Sse {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl Sse {
+    /// Opens a stream; `path_and_query` starts with `/realtime/sse?`.
+    pub async fn open(s: &Server, path_and_query: &str, last_event_id: Option<&str>) -> Sse {
+        let mut req = s.http.get(format!("{}{}", s.base, path_and_query));
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let resp = tokio::time::timeout(WAIT, req.send())
+            .await
+            .expect("sse connect timeout")
+            .expect("sse connect");
+        assert_eq!(resp.status(), 200, "sse refused");
+        Sse {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event within `d`; None when the stream ended or nothing came.
+    pub async fn next(&mut self, d: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut event, mut id, mut data) = (String::new(), String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+                        event = v.into();
+                    } else if let Some(v) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
+                        id = v.into();
+                    } else if let Some(v) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+                        data.push_str(v);
+                    }
+                }
+                if !data.is_empty() && data != "keepalive" {
+                    let data = serde_json::from_str(&data).expect("sse data is not JSON");
+                    return Some(SseEvent { event, id, data });
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buf.push_str(std::str::from_utf8(&chunk).expect("utf8"));
+        }
+    }
+
+    /// The next event, or panics after `WAIT`.
+    pub async fn recv(&mut self) -> SseEvent {
+        match self.next(WAIT).await {
+            Some(e) => e,
+            None => panic!("no SSE event within {WAIT:?}"),
+        }
+    }
+
+    /// Events up to and including `subscribed` (the stream is then live).
+    pub async fn until_subscribed(&mut self) -> Vec<SseEvent> {
+        let mut out = Vec::new();
+        loop {
+            let e = self.recv().await;
+            match e.event.as_str() {
+                "subscribed" => {
+                    out.push(e);
+                    return out;
+                }
+                "error" => panic!("subscription refused: {:?}", e.data),
+                _ => out.push(e),
+            }
+        }
+    }
+
+    /// Whether the stream ends (after any remaining events) within `WAIT`.
+    pub async fn ended(&mut self) -> bool {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.resp.chunk()).await {
+                Ok(Ok(Some(c))) => self.buf.push_str(&String::from_utf8_lossy(&c)),
+                Ok(Ok(None)) | Ok(Err(_)) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// A percent-encoded query value.
+pub fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl Server {
+    /// Creates an API key with the CLI; returns (id, key) once this server accepts it.
+    pub async fn create_key(&self, kind: &str) -> (String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args([
+                "keys",
+                "create",
+                "--kind",
+                kind,
+                "--name",
+                "t",
+                "--database-url",
+                &self.db_url,
+            ])
+            .output()
+            .expect("keys create");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .expect("field")
+                .to_owned()
+        };
+        let (id, key) = (field("id:"), field("key:"));
+        // Servers learn of new keys through a database notification: wait until it is accepted.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.call("GET", "/healthz", None, None).await.0 != 200
+            || self
+                .call("GET", "/v1/collections/none/documents", Some(&key), None)
+                .await
+                .0
+                == 401
+        {
+            assert!(tokio::time::Instant::now() < deadline, "new key never accepted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (id, key)
+    }
+
+    /// Revokes an API key with the CLI.
+    pub fn revoke_key(&self, id: &str) {
+        let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(["keys", "revoke", id, "--database-url", &self.db_url])
+            .output()
+            .expect("keys revoke");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}

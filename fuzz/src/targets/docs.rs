@@ -4,7 +4,8 @@
 use crate::feat;
 use crate::features::{bucket, normalize, Features};
 use chrono::{DateTime, Utc};
-use eddy::matcher::{build_list_query, Cursor, DocRef, Field, Filter, Sort, MAX_PATH_DEPTH};
+use eddy::matcher::{Cursor, DocRef, Field, Filter, Sort, MAX_PATH_DEPTH};
+use eddy::store::build_list_query;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 use uuid::Uuid;

@@ -385,21 +385,8 @@ fn key_shape(key: &str) -> String {
         None => ("", key),
     };
     let (field, op) = rest.rsplit_once("__").unwrap_or((rest, "eq"));
-    const KNOWN_OPS: &[&str] = &[
-        "eq",
-        "ne",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "contains",
-        "startswith",
-        "endswith",
-        "in",
-        "notin",
-        "isnull",
-    ];
-    let op = if KNOWN_OPS.contains(&op) { op } else { "?" };
+
+    let op = if eddy::matcher::OPERATORS.contains(&op) { op } else { "?" };
     let field_kind = if field.starts_with('$') {
         match field {
             "$id" | "$owner" | "$created_at" | "$updated_at" => field,

@@ -10,7 +10,8 @@ use crate::mutate::{gen_value, interesting_scalar, Dict};
 use crate::rng::Rng;
 use eddy::matcher::{Filter, Sort};
 use eddy::protocol::{
-    encode, event_prefix, event_tail, parse_client, valid_name, ClientMsg, ErrorCode, ErrorMsg, ServerMsg,
+    encode, event_prefix, event_tail, parse_client, valid_name, ClientMsg, DocumentJson, ErrorCode, ErrorMsg,
+    MemberView, ServerMsg,
 };
 use serde_json::{json, Value};
 
@@ -126,17 +127,8 @@ fn special(rng: &mut Rng, data: &mut Vec<u8>) -> bool {
     if !rng.one_in(10) {
         return false;
     }
-    let kinds = [
-        "auth",
-        "ping",
-        "subscribe",
-        "unsubscribe",
-        "join",
-        "leave",
-        "broadcast",
-        "presence",
-    ];
-    let kind = rng.pick(&kinds).copied().unwrap_or("ping");
+    let kinds = eddy::protocol::CLIENT_MESSAGE_TYPES;
+    let kind = rng.pick(kinds).copied().unwrap_or("ping");
     let mut m = json!({ "type": kind });
     fn maybe(rng: &mut Rng, m: &mut Value, k: &str, v: Value) {
         if rng.below(5) != 0 {
@@ -264,12 +256,19 @@ fn check_reply(msg: &ServerMsg<'_>, r: Option<&Value>, ty: &str) {
 /// Checks that a hand-assembled event frame (prefix + shared tail) is valid
 /// JSON carrying the given subscription id and collection.
 fn check_event(sub: &str, collection: &str, data: Option<&Value>) {
-    let doc = json!({"id": "67e55044-10b1-426f-9247-bb680e5fe0c8", "collection": collection,
-                     "data": data.cloned().unwrap_or(Value::Null), "owner": sub, "version": 1});
+    let doc = DocumentJson {
+        id: uuid::Uuid::from_u128(1),
+        collection,
+        data,
+        owner: Some(sub),
+        version: 1,
+        created_at: chrono::DateTime::UNIX_EPOCH,
+        updated_at: chrono::DateTime::UNIX_EPOCH,
+    };
     let frame = format!(
         "{}{}",
         event_prefix(sub),
-        event_tail(collection, "updated", i64::MAX, &doc, data, Some("enter"))
+        event_tail("updated", i64::MAX, &doc, data, Some("enter")).json
     );
     let v: Value = serde_json::from_str(&frame).unwrap_or_else(|e| panic!("event frame is not JSON ({e}): {frame}"));
     assert_eq!(v["subscription"], sub, "{frame}");
@@ -298,7 +297,7 @@ fn follow_up(msg: ClientMsg, r: Option<&Value>, f: &mut Features) {
         }
         ClientMsg::Subscribe(m) => {
             let id_ok = m.id.as_deref().map(|id| valid_name(id, 64, b""));
-            let coll_ok = eddy::http::check_collection(&m.collection).is_ok();
+            let coll_ok = eddy::access::check_collection(&m.collection).is_ok();
             feat!(
                 f,
                 "ok:subscribe:id={id_ok:?}:coll={coll_ok}:filters={}:since={}:snap={}:limit={:?}:sort={}",
@@ -352,7 +351,12 @@ fn follow_up(msg: ClientMsg, r: Option<&Value>, f: &mut Features) {
                     .as_ref()
                     .map_or("none", |p| if p.is_object() { "obj" } else { "other" })
             );
-            let members = json!([{"connection": "c1", "state": presence}]);
+            let state = presence.unwrap_or_else(|| json!({}));
+            let members = vec![MemberView {
+                connection: Some("c1"),
+                sub: None,
+                state: &state,
+            }];
             check_reply(&ServerMsg::Joined { room: &room, members }, r, "joined");
         }
         ClientMsg::Leave { room } => {
