@@ -6,12 +6,13 @@ import { Connection, type Msg } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { EddyError } from "./errors.js";
 import { Rest } from "./rest.js";
-import { Room, type RoomHost } from "./room.js";
+import { Room, type AnyRoom, type RoomHost } from "./room.js";
 import type {
   ClientOptions,
   ConnectionStatus,
   DocumentData,
   Identity,
+  PresenceState,
   ServerMessage,
   WatchEvent,
   WatchOptions,
@@ -28,7 +29,7 @@ export interface ClientEvents extends Record<string, unknown> {
 }
 
 interface Queued {
-  room: Room;
+  room: AnyRoom;
   msg: Msg;
   resolve(): void;
   reject(err: EddyError): void;
@@ -47,7 +48,7 @@ export class EddyClient {
   private readonly events = new Emitter<ClientEvents>();
   private readonly watches = new Set<Watch<any>>();
   private readonly routes = new Map<string, Watch<any>>();
-  private readonly rooms = new Map<string, Room>();
+  private readonly rooms = new Map<string, AnyRoom>();
   private queue: Queued[] = [];
   private readonly maxQueued: number;
   private readonly queuedTimeout: number;
@@ -126,13 +127,13 @@ export class EddyClient {
     this.events.off(event, listener);
   }
 
-  /** Documents of one collection: CRUD, listing, watch and live queries. */
-  collection<T extends DocumentData = DocumentData>(name: string): Collection<T> {
+  /** Documents of one collection: CRUD, listing, watch and live queries. `T` may be any object type. */
+  collection<T extends object = DocumentData>(name: string): Collection<T> {
     return new Collection<T>(this, this.rest, name);
   }
 
   /** Subscribes to changes of a collection; survives reconnects without gaps or duplicates. */
-  watchCollection<T = DocumentData>(
+  watchCollection<T extends object = DocumentData>(
     collection: string,
     callback: (event: WatchEvent<T>) => void,
     options: WatchOptions<T> = {},
@@ -148,14 +149,20 @@ export class EddyClient {
     return watch;
   }
 
-  /** A room handle (the same object for the same name). Call `join()` to enter it. */
-  room(name: string): Room {
+  /**
+   * A room handle (the same object for the same name). Call `join()` to enter it. `Events` maps event
+   * names to message types (`room<{ "chat:message": Msg }>`), `Presence` is the presence state type.
+   */
+  room<Events extends object = Record<string, unknown>, Presence extends object = PresenceState>(
+    name: string,
+  ): Room<Events, Presence> {
     let room = this.rooms.get(name);
     if (!room) {
       room = new Room(this.roomHost, name);
       this.rooms.set(name, room);
     }
-    return room;
+    // One handle per name whatever the type arguments: they only describe what the app sends.
+    return room as Room<Events, Presence>;
   }
 
   // ---- connection hooks ----
@@ -213,7 +220,7 @@ export class EddyClient {
 
   // ---- broadcast queue ----
 
-  private enqueue(room: Room, msg: Msg): Promise<void> {
+  private enqueue(room: AnyRoom, msg: Msg): Promise<void> {
     if (this.conn.isEnded) return Promise.reject(new EddyError("closed", "the client is closed"));
     if (this.queue.length >= this.maxQueued) {
       return Promise.reject(
@@ -235,7 +242,7 @@ export class EddyClient {
     });
   }
 
-  private flush(room: Room): void {
+  private flush(room: AnyRoom): void {
     const mine = this.queue.filter((q) => q.room === room);
     this.queue = this.queue.filter((q) => q.room !== room);
     for (const q of mine) {
@@ -244,7 +251,7 @@ export class EddyClient {
     }
   }
 
-  private dropQueued(room: Room, err: EddyError): void {
+  private dropQueued(room: AnyRoom, err: EddyError): void {
     const mine = this.queue.filter((q) => q.room === room);
     this.queue = this.queue.filter((q) => q.room !== room);
     for (const q of mine) {

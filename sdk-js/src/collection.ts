@@ -2,6 +2,7 @@
 
 import type { EddyClient } from "./client.js";
 import { LiveQuery, type LiveCallback, type LiveOptions } from "./live.js";
+import type { Patch } from "./fields.js";
 import { appendFilters, type Rest } from "./rest.js";
 import type {
   BatchOperation,
@@ -16,7 +17,17 @@ import type {
 } from "./types.js";
 import type { WatchHandle } from "./watch.js";
 
-export class Collection<T extends DocumentData = DocumentData> {
+/** A deleted document in `batch()` results. */
+export interface BatchDeleted {
+  id: string;
+  deleted: true;
+}
+
+/**
+ * Documents of one collection. `T` is the type of `data`: any object type, interfaces included;
+ * it is trusted, not validated (the server stores any JSON object).
+ */
+export class Collection<T extends object = DocumentData> {
   constructor(
     private readonly client: EddyClient,
     private readonly rest: Rest,
@@ -42,8 +53,8 @@ export class Collection<T extends DocumentData = DocumentData> {
     return this.rest.request("GET", this.path(id));
   }
 
-  /** Applies a JSON merge patch to `data` (`null` removes a key). */
-  update(id: string, patch: Partial<{ [K in keyof T]: T[K] | null }> & DocumentData, options: WriteOptions = {}): Promise<EddyDocument<T>> {
+  /** Applies a JSON merge patch to `data` (`null` removes a key, so only optional keys may be `null`). */
+  update(id: string, patch: Patch<T>, options: WriteOptions = {}): Promise<EddyDocument<T>> {
     return this.rest.request("PATCH", this.path(id), { body: { data: patch }, headers: ifMatch(options) });
   }
 
@@ -58,10 +69,10 @@ export class Collection<T extends DocumentData = DocumentData> {
   }
 
   /** One page of documents; pass `page.next` as `after` for the next one. */
-  list(options: ListOptions = {}): Promise<ListPage<T>> {
+  list(options: ListOptions<T> = {}): Promise<ListPage<T>> {
     const query = new URLSearchParams();
     appendFilters(query, options.filters);
-    if (options.sort !== undefined) query.set("sort", options.sort);
+    if (options.sort !== undefined) query.set("sort", options.sort as string);
     if (options.limit !== undefined) query.set("limit", String(options.limit));
     if (options.after !== undefined) query.set("after", options.after);
     return this.rest.request<ListPage<T>>("GET", this.path(), { query }).then((page) => ({
@@ -71,7 +82,7 @@ export class Collection<T extends DocumentData = DocumentData> {
   }
 
   /** Iterates over pages until the last one. */
-  async *pages(options: ListOptions = {}): AsyncGenerator<ListPage<T>, void, undefined> {
+  async *pages(options: ListOptions<T> = {}): AsyncGenerator<ListPage<T>, void, undefined> {
     let after = options.after;
     for (;;) {
       const page = await this.list({ ...options, after });
@@ -82,7 +93,7 @@ export class Collection<T extends DocumentData = DocumentData> {
   }
 
   /** Iterates over every matching document, fetching pages as needed. */
-  async *iterate(options: ListOptions = {}): AsyncGenerator<EddyDocument<T>, void, undefined> {
+  async *iterate(options: ListOptions<T> = {}): AsyncGenerator<EddyDocument<T>, void, undefined> {
     for await (const page of this.pages(options)) yield* page.documents;
   }
 
@@ -91,12 +102,12 @@ export class Collection<T extends DocumentData = DocumentData> {
     return this.iterate();
   }
 
-  /** Runs up to 1,000 operations in one transaction. */
-  async batch(operations: BatchOperation[]): Promise<Array<EddyDocument<T> | { id: string; deleted: true }>> {
-    const res = await this.rest.request<{ results: Array<EddyDocument<T> | { id: string; deleted: true }> }>(
+  /** Runs up to 1,000 operations in one transaction; results are in the order of the operations. */
+  async batch(operations: BatchOperation<T>[]): Promise<Array<EddyDocument<T> | BatchDeleted>> {
+    const res = await this.rest.request<{ results: Array<EddyDocument<T> | BatchDeleted> }>(
       "POST",
       `/v1/collections/${encodeURIComponent(this.name)}/batch`,
-      { body: { operations } },
+      { body: { operations: operations.map(wireOperation) } },
     );
     return res.results;
   }
@@ -110,9 +121,24 @@ export class Collection<T extends DocumentData = DocumentData> {
    * A live query: keeps the documents matching `options.filters` (snapshot, then changes) and
    * calls `callback(docs, changes)` after every change.
    */
-  live(options: LiveOptions, callback: LiveCallback<T>): LiveQuery<T> {
+  // The deprecated overload comes first so that type errors are reported against the current one.
+  /** @deprecated Pass the callback first: `live(callback, options)`. */
+  live(options: LiveOptions<T>, callback: LiveCallback<T>): LiveQuery<T>;
+  live(callback: LiveCallback<T>, options?: LiveOptions<T>): LiveQuery<T>;
+  live(a: LiveCallback<T> | LiveOptions<T>, b?: LiveOptions<T> | LiveCallback<T>): LiveQuery<T> {
+    const [callback, options] =
+      typeof a === "function" ? [a, (b ?? {}) as LiveOptions<T>] : [b as LiveCallback<T>, a];
+    if (typeof callback !== "function") throw new TypeError("live(callback, options): callback must be a function");
     return new LiveQuery<T>(this.client, this.name, options, callback);
   }
+}
+
+/** The wire form of a batch operation: `ifMatch` is sent as `if_match`. */
+function wireOperation(op: BatchOperation<object>): Record<string, unknown> {
+  if (op.op === "create") return op;
+  const { ifMatch, if_match, ...rest } = op;
+  const version = ifMatch ?? if_match;
+  return version === undefined ? rest : { ...rest, if_match: version };
 }
 
 function ifMatch(options: WriteOptions): Record<string, string> | undefined {

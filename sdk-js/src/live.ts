@@ -2,27 +2,33 @@
 
 import type { EddyClient } from "./client.js";
 import { safeCall } from "./emitter.js";
-import type { DocumentData, EddyDocument, Filters, WatchEvent } from "./types.js";
+import type { EddyError } from "./errors.js";
+import type { Filters, Sort } from "./fields.js";
+import type { DocumentData, EddyDocument, WatchEvent } from "./types.js";
 import type { WatchHandle } from "./watch.js";
 
-export interface LiveOptions {
-  filters?: Filters;
+/** Options of `collection.live()`. */
+export interface LiveOptions<T = DocumentData> {
+  filters?: Filters<T>;
   /** Order of the documents, e.g. `"-$created_at"` or `"done,-priority"` (default `$created_at`). */
-  sort?: string;
+  sort?: Sort<T>;
   /** Size of the initial snapshot (default 1000, the server's maximum). */
   limit?: number;
   /** Called when the query fails for good (e.g. `forbidden`, `invalid_filter`). */
-  onError?: (error: Error) => void;
+  onError?: (error: EddyError) => void;
 }
 
+/** One change reported to a live query's callback. */
 export interface LiveChange<T = DocumentData> {
   type: "added" | "modified" | "removed";
   document: EddyDocument<T>;
 }
 
+/** Called with the current documents and what changed since the last call. */
 export type LiveCallback<T = DocumentData> = (documents: EddyDocument<T>[], changes: LiveChange<T>[]) => void;
 
-export class LiveQuery<T = DocumentData> {
+/** The matching documents of a collection, kept up to date; made by `collection.live()`. */
+export class LiveQuery<T extends object = DocumentData> {
   /** Resolves with the documents once the first snapshot is in. */
   readonly ready: Promise<EddyDocument<T>[]>;
   /** True when the last snapshot had more matching documents than `limit`. */
@@ -32,8 +38,8 @@ export class LiveQuery<T = DocumentData> {
   private readonly watch: WatchHandle;
   private readonly compare: (a: EddyDocument<T>, b: EddyDocument<T>) => number;
 
-  constructor(client: EddyClient, collection: string, options: LiveOptions, private readonly callback: LiveCallback<T>) {
-    this.compare = comparator<T>(options.sort);
+  constructor(client: EddyClient, collection: string, options: LiveOptions<T>, private readonly callback: LiveCallback<T>) {
+    this.compare = comparator<T>(options.sort as string | undefined);
     this.watch = client.watchCollection<T>(collection, (ev) => this.apply(ev), {
       filters: options.filters,
       sort: options.sort,

@@ -1,8 +1,7 @@
 // HTTP transport for the REST API: credentials, JSON bodies and error mapping.
 
 import type { Auth } from "./auth.js";
-import { EddyError } from "./errors.js";
-import type { Filters } from "./types.js";
+import { EddyError, type ErrorCode } from "./errors.js";
 
 export interface RestRequest {
   body?: unknown;
@@ -68,14 +67,14 @@ export class Rest {
     }
     const err = body?.error;
     if (err && typeof err.code === "string") {
-      throw new EddyError(err.code, typeof err.message === "string" ? err.message : err.code, { status: res.status });
+      throw EddyError.fromServer(err.code, typeof err.message === "string" ? err.message : err.code, { status: res.status });
     }
     throw new EddyError(codeForStatus(res.status), text.slice(0, 200) || `HTTP ${res.status}`, { status: res.status });
   }
 }
 
-function codeForStatus(status: number): string {
-  const codes: Record<number, string> = {
+function codeForStatus(status: number): ErrorCode {
+  const codes: Record<number, ErrorCode> = {
     400: "invalid_request",
     401: "unauthorized",
     403: "forbidden",
@@ -98,7 +97,7 @@ function codeForStatus(status: number): string {
  * so strings that look like one (`"10"`, `"true"`) are sent quoted to stay strings; arrays (for
  * `__in` / `__notin`) become comma lists.
  */
-export function appendFilters(params: URLSearchParams, filters: Filters | undefined): void {
+export function appendFilters(params: URLSearchParams, filters: object | undefined): void {
   if (!filters) return;
   for (const [key, value] of Object.entries(filters)) {
     if (value === undefined) continue;

@@ -3,16 +3,23 @@
 import type { Connection, Msg } from "./connection.js";
 import { Emitter, safeCall } from "./emitter.js";
 import { EddyError } from "./errors.js";
-import type { BroadcastMeta, Member, PresenceDiff } from "./types.js";
+import type { BroadcastMeta, Member, PresenceDiff, PresenceState } from "./types.js";
 
-export type BroadcastListener = (message: any, meta: BroadcastMeta) => void;
-export type PresenceListener = (members: Member[], diff: PresenceDiff) => void;
+/** Event names of a room's event map. */
+export type RoomEvent<Events> = Extract<keyof Events, string>;
 
-export interface JoinOptions {
+/** Receives one broadcast: its message and where it came from. */
+export type BroadcastListener<M = unknown, K extends string = string> = (message: M, meta: BroadcastMeta<K>) => void;
+/** Receives the current members and the change that produced them. */
+export type PresenceListener<P = PresenceState> = (members: Member<P>[], diff: PresenceDiff<P>) => void;
+
+/** Options of `room.join()`. */
+export interface JoinOptions<P = PresenceState> {
   /** Initial presence state; kept and re-sent when rejoining after a reconnect. */
-  presence?: Record<string, unknown>;
+  presence?: P;
 }
 
+/** Options of `room.broadcast()`. */
 export interface BroadcastOptions {
   /** Also deliver the broadcast to this socket (default false). */
   echo?: boolean;
@@ -22,25 +29,32 @@ export interface BroadcastOptions {
 export interface RoomHost {
   readonly conn: Connection;
   /** Holds a broadcast until the room is joined again (bounded; may reject with `queue_full`). */
-  enqueue(room: Room, msg: Msg): Promise<void>;
+  enqueue(room: AnyRoom, msg: Msg): Promise<void>;
   /** Sends the room's queued broadcasts, in order. */
-  flush(room: Room): void;
+  flush(room: AnyRoom): void;
   /** Rejects the room's queued broadcasts. */
-  dropQueued(room: Room, err: EddyError): void;
+  dropQueued(room: AnyRoom, err: EddyError): void;
   reportError(err: EddyError): void;
 }
 
 const RETRYABLE = new Set(["internal", "rate_limited", "timeout", "unavailable"]);
 
-export class Room {
+/** A room handle whatever its type arguments (the client keeps one per name). */
+export type AnyRoom = Room<any, any>;
+
+/**
+ * A room: presence and broadcasts. `Events` maps event names to message types and `Presence` is the
+ * presence state type; both describe what the apps send and are not validated.
+ */
+export class Room<Events extends object = Record<string, unknown>, Presence extends object = PresenceState> {
   private wanted = false;
   private joined = false;
   private joining = false;
-  private presence: Record<string, unknown> | undefined;
-  private readonly memberMap = new Map<string, Member>();
+  private presence: Presence | undefined;
+  private readonly memberMap = new Map<string, Member<Presence>>();
   private readonly listeners = new Emitter<Record<string, { message: unknown; meta: BroadcastMeta }>>();
-  private readonly presenceListeners = new Set<PresenceListener>();
-  private waiters: { resolve(m: Member[]): void; reject(e: EddyError): void }[] = [];
+  private readonly presenceListeners = new Set<PresenceListener<Presence>>();
+  private waiters: { resolve(m: Member<Presence>[]): void; reject(e: EddyError): void }[] = [];
   private retries = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -56,37 +70,40 @@ export class Room {
   }
 
   /** Joins the room (connecting if needed); resolves with the members, including this connection. */
-  join(options: JoinOptions = {}): Promise<Member[]> {
+  join(options: JoinOptions<Presence> = {}): Promise<Member<Presence>[]> {
     if (this.host.conn.isEnded) return Promise.reject(new EddyError("closed", "the client is closed", { room: this.name }));
     if (options.presence !== undefined) this.presence = options.presence;
     if (this.wanted && this.joined) {
       return options.presence !== undefined ? this.track(options.presence).then(() => this.members()) : Promise.resolve(this.members());
     }
     this.wanted = true;
-    const p = new Promise<Member[]>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    const p = new Promise<Member<Presence>[]>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.host.conn.start();
     this.sendJoin();
     return p;
   }
 
-  /** Listens to broadcasts of one event name (`"*"` for all). Returns a function that removes the listener. */
-  on(event: string, listener: BroadcastListener): () => void {
+  /** Listens to every broadcast of the room; `meta.event` tells which one. */
+  on(event: "*", listener: BroadcastListener<Events[RoomEvent<Events>], RoomEvent<Events>>): () => void;
+  /** Listens to broadcasts of one event name. Returns a function that removes the listener. */
+  on<K extends RoomEvent<Events>>(event: K, listener: BroadcastListener<Events[K], K>): () => void;
+  on(event: string, listener: BroadcastListener<any, any>): () => void {
     return this.listeners.on(event, ({ message, meta }) => listener(message, meta));
   }
 
   /** Listens to presence changes: `listener(members, { joins, leaves })`. */
-  onPresence(listener: PresenceListener): () => void {
+  onPresence(listener: PresenceListener<Presence>): () => void {
     this.presenceListeners.add(listener);
     return () => this.presenceListeners.delete(listener);
   }
 
   /** The current members (from `joined`, then kept up to date from presence diffs). */
-  members(): Member[] {
+  members(): Member<Presence>[] {
     return [...this.memberMap.values()];
   }
 
   /** Replaces this connection's presence state; also used when rejoining after a reconnect. */
-  async track(state: Record<string, unknown>): Promise<void> {
+  async track(state: Presence): Promise<void> {
     if (!this.wanted) throw new EddyError("not_joined", `room "${this.name}" is not joined`, { room: this.name });
     this.presence = state;
     const me = this.host.conn.connectionId;
@@ -99,7 +116,7 @@ export class Room {
    * Sends a broadcast to the other members; resolves on the server's `ack`. While the connection
    * is down the broadcast is queued and sent after the room is rejoined.
    */
-  async broadcast(event: string, message: unknown, options: BroadcastOptions = {}): Promise<void> {
+  async broadcast<K extends RoomEvent<Events>>(event: K, message: Events[K], options: BroadcastOptions = {}): Promise<void> {
     if (!this.wanted) throw new EddyError("not_joined", `room "${this.name}" is not joined`, { room: this.name });
     const msg: Msg = { type: "broadcast", room: this.name, event, message, echo: options.echo ?? false };
     if (!this.joined || !this.host.conn.isOpen) return this.host.enqueue(this, msg);
@@ -163,7 +180,7 @@ export class Room {
       this.listeners.emit("*", { message: msg.message, meta });
     } else if (msg.type === "presence") {
       if (!this.joined) return;
-      const diff: PresenceDiff = { joins: msg.joins ?? {}, leaves: msg.leaves ?? {} };
+      const diff: PresenceDiff<Presence> = { joins: msg.joins ?? {}, leaves: msg.leaves ?? {} };
       for (const conn of Object.keys(diff.leaves)) this.memberMap.delete(conn);
       for (const [conn, m] of Object.entries(diff.joins)) this.memberMap.set(conn, toMember(conn, m));
       this.emitPresence(diff);
@@ -192,7 +209,7 @@ export class Room {
     );
   }
 
-  private onJoined(reply: Msg, opens: number, sentPresence: Record<string, unknown> | undefined): void {
+  private onJoined(reply: Msg, opens: number, sentPresence: Presence | undefined): void {
     if (opens !== this.host.conn.opens) return;
     this.joining = false;
     if (!this.wanted) {
@@ -206,7 +223,7 @@ export class Room {
     for (const m of Array.isArray(reply.members) ? reply.members : []) {
       this.memberMap.set(m.connection, toMember(m.connection, m));
     }
-    const diff: PresenceDiff = { joins: {}, leaves: {} };
+    const diff: PresenceDiff<Presence> = { joins: {}, leaves: {} };
     for (const [conn, m] of before) if (!this.memberMap.has(conn)) diff.leaves[conn] = entry(m);
     for (const [conn, m] of this.memberMap) {
       const old = before.get(conn);
@@ -251,18 +268,19 @@ export class Room {
     for (const w of waiters) w.reject(err);
   }
 
-  private emitPresence(diff: PresenceDiff): void {
+  private emitPresence(diff: PresenceDiff<Presence>): void {
     const members = this.members();
     for (const l of [...this.presenceListeners]) safeCall(l, members, diff);
   }
 }
 
-function toMember(connection: string, m: { sub?: string; state?: Record<string, unknown> }): Member {
-  const member: Member = { connection, state: m.state ?? {} };
+// Presence states come from other clients; the app's `Presence` type is trusted, as documents' `T` is.
+function toMember<P>(connection: string, m: { sub?: string; state?: P }): Member<P> {
+  const member: Member<P> = { connection, state: m.state ?? ({} as P) };
   if (m.sub !== undefined && m.sub !== null) member.sub = m.sub;
   return member;
 }
 
-function entry(m: Member): { sub?: string; state: Record<string, unknown> } {
+function entry<P>(m: Member<P>): { sub?: string; state: P } {
   return m.sub !== undefined ? { sub: m.sub, state: m.state } : { state: m.state };
 }

@@ -1,6 +1,9 @@
 // Public types shared by the REST and realtime parts of the SDK.
 
-/** A document's `data`: any JSON object. */
+import type { EddyError } from "./errors.js";
+import type { Filters, Patch, Sort } from "./fields.js";
+
+/** A document's `data` when no type is declared: any JSON object. */
 export type DocumentData = Record<string, unknown>;
 
 /** A stored document, as returned by the REST API and carried by realtime events. */
@@ -13,12 +16,6 @@ export interface EddyDocument<T = DocumentData> {
   created_at: string;
   updated_at: string;
 }
-
-/**
- * Filters in the JSON form of Eddy's filter language, e.g.
- * `{ status: "open", views__gte: 10, "[or]tags__contains": "x" }`.
- */
-export type Filters = Record<string, unknown>;
 
 /** Identity reported by the server after authentication. */
 export type Identity =
@@ -122,7 +119,7 @@ export interface SnapshotEvent<T = DocumentData> {
 export type WatchEvent<T = DocumentData> = ChangeEvent<T> | SnapshotEvent<T>;
 
 export interface WatchOptions<T = DocumentData> {
-  filters?: Filters;
+  filters?: Filters<T>;
   /** Start with a snapshot of the matching documents. */
   snapshot?: boolean;
   /** Replay every matching change after this seq, then go live. */
@@ -130,17 +127,21 @@ export interface WatchOptions<T = DocumentData> {
   /** Snapshot size (server default 100, max 1000). */
   limit?: number;
   /** Snapshot order, e.g. `"-$created_at"` or `"-views,title"`. */
-  sort?: string;
+  sort?: Sort<T>;
   /** Called with the re-snapshot after `cursor_expired` (it is also delivered to the callback). */
   onResync?: (snapshot: SnapshotEvent<T>) => void;
   /** Called when the subscription fails for good (e.g. `forbidden`, `invalid_filter`). */
-  onError?: (error: Error) => void;
+  onError?: (error: EddyError) => void;
 }
 
-export interface ListOptions {
-  filters?: Filters;
-  sort?: string;
+/** Options of `collection.list()`, `pages()` and `iterate()`. */
+export interface ListOptions<T = DocumentData> {
+  filters?: Filters<T>;
+  /** Order, e.g. `"-$created_at"` or `"-views,title"` (default `$created_at`). */
+  sort?: Sort<T>;
+  /** Page size (server default 100, max 1000). */
   limit?: number;
+  /** The `next` cursor of the previous page (with the same `sort`). */
   after?: string;
 }
 
@@ -160,27 +161,41 @@ export interface CreateOptions {
   owner?: string;
 }
 
-export type BatchOperation =
-  | { op: "create"; data: DocumentData; id?: string }
-  | { op: "update"; id: string; data: DocumentData; if_match?: number }
-  | { op: "replace"; id: string; data: DocumentData; if_match?: number }
-  | { op: "delete"; id: string; if_match?: number };
+/** Version precondition of a batch operation (sent as the wire's `if_match`). */
+export interface BatchPrecondition {
+  /** Only apply if the document's current version equals this. */
+  ifMatch?: number;
+  /** @deprecated Use `ifMatch`; the wire spelling is still accepted. */
+  if_match?: number;
+}
+
+/** One operation of `collection.batch()`. */
+export type BatchOperation<T = DocumentData> =
+  | { op: "create"; data: T; id?: string }
+  | ({ op: "update"; id: string; data: Patch<T> } & BatchPrecondition)
+  | ({ op: "replace"; id: string; data: T } & BatchPrecondition)
+  | ({ op: "delete"; id: string } & BatchPrecondition);
+
+/** Presence state of a room member when no type is declared. */
+export type PresenceState = Record<string, unknown>;
 
 /** A room member as listed in `joined` and tracked from presence diffs. */
-export interface Member {
+export interface Member<P = PresenceState> {
   connection: string;
   sub?: string;
-  state: Record<string, unknown>;
+  state: P;
 }
 
-export interface PresenceDiff {
-  joins: Record<string, { sub?: string; state: Record<string, unknown> }>;
-  leaves: Record<string, { sub?: string; state: Record<string, unknown> }>;
+/** Members that joined (or changed state) and left, by connection id. */
+export interface PresenceDiff<P = PresenceState> {
+  joins: Record<string, { sub?: string; state: P }>;
+  leaves: Record<string, { sub?: string; state: P }>;
 }
 
-export interface BroadcastMeta {
+/** Where a broadcast came from. */
+export interface BroadcastMeta<K extends string = string> {
   room: string;
-  event: string;
+  event: K;
   from: { sub?: string; connection?: string; server?: boolean };
   ts: number;
 }

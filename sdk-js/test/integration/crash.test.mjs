@@ -48,7 +48,7 @@ test("SIGKILL and SIGTERM restarts while writing: every write delivered exactly 
   watcher.on("status", (s) => statuses.push(s));
   const events = [];
   const w = watcher.watchCollection("crash", (e) => events.push(e));
-  const live = watcher.collection("crash").live({ sort: "n" }, () => undefined);
+  const live = watcher.collection("crash").live(() => undefined, { sort: "n" });
   await w.ready;
   await live.ready;
 

@@ -107,5 +107,11 @@ describe("CRUD (real server)", () => {
     assert.equal(res.length, 3);
     assert.deepEqual(res[2], { id: a.id, deleted: true });
     await assert.rejects(posts.batch([{ op: "create", data: { c: 1 } }, { op: "delete", id: randomUUID() }]), (e) => e.code === "not_found");
+
+    // `ifMatch` in a batch reaches the server as its `if_match` precondition.
+    const v = await posts.create({ v: 1 });
+    await assert.rejects(posts.batch([{ op: "update", id: v.id, data: { v: 2 }, ifMatch: 5 }]), (e) => e.code === "precondition_failed");
+    const [updated] = await posts.batch([{ op: "update", id: v.id, data: { v: 2 }, ifMatch: 1 }]);
+    assert.equal(updated.version, 2);
   });
 });

@@ -34,7 +34,7 @@ test("cursor_expired: the server rejects an old since; the SDK re-snapshots and 
   const events = [];
   const resyncs = [];
   const w = c.watchCollection("notes", (e) => events.push(e), { onResync: (s) => resyncs.push(s) });
-  const live = c.collection("notes").live({ sort: "t" }, () => undefined);
+  const live = c.collection("notes").live(() => undefined, { sort: "t" });
   await w.ready;
   await live.ready;
   assert.deepEqual(live.documents.map((d) => d.data.t), ["one", "two"]);

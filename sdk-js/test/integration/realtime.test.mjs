@@ -69,7 +69,7 @@ describe("realtime (real server)", () => {
     assert.deepEqual(snaps[0].documents.map((d) => d.data.title), ["one"]);
 
     const calls = [];
-    const q = c.collection("todos").live({ filters: { done: false }, sort: "title" }, (docs, changes) => calls.push({ docs, changes }));
+    const q = c.collection("todos").live((docs, changes) => calls.push({ docs, changes }), { filters: { done: false }, sort: "title" });
     assert.deepEqual((await within(q.ready, 5000, "live ready")).map((d) => d.data.title), ["one"]);
     const t3 = await todos.create({ title: "three", done: false });
     await waitFor(() => q.documents.length === 2, { what: "added" });

@@ -71,6 +71,13 @@ describe("REST", () => {
       assert.equal(e.status, 404);
       return true;
     });
+    handler = () => ({ status: 400, body: { error: { code: "brand_new_code", message: "from a newer server" } } });
+    await assert.rejects(client.collection("posts").get("x"), (e) => {
+      assert.equal(e.code, "unknown", "codes outside ErrorCode are not passed off as ErrorCode");
+      assert.equal(e.serverCode, "brand_new_code");
+      assert.equal(e.message, "from a newer server");
+      return true;
+    });
     handler = () => ({ status: 502, body: "<html>bad gateway</html>" });
     await assert.rejects(client.collection("posts").get("x"), (e) => e.code === "internal" && e.status === 502);
     const dead = createClient("http://127.0.0.1:1", { apiKey: "k" });
@@ -138,6 +145,19 @@ describe("REST", () => {
     const res = await client.collection("posts").batch([{ op: "delete", id: "x" }]);
     assert.deepEqual(res, [{ id: "0", deleted: true }]);
     assert.equal(requests[0].url, "/v1/collections/posts/batch");
+    // `ifMatch` (and the deprecated `if_match`) go out as the wire's `if_match`.
+    await client.collection("posts").batch([
+      { op: "create", data: { a: 1 } },
+      { op: "update", id: "u", data: { a: 2 }, ifMatch: 3 },
+      { op: "replace", id: "r", data: { a: 3 }, if_match: 4 },
+      { op: "delete", id: "d" },
+    ]);
+    assert.deepEqual(requests[1].body.operations, [
+      { op: "create", data: { a: 1 } },
+      { op: "update", id: "u", data: { a: 2 }, if_match: 3 },
+      { op: "replace", id: "r", data: { a: 3 }, if_match: 4 },
+      { op: "delete", id: "d" },
+    ]);
     assert.equal(client.realtimeUrl, `${base.replace("http", "ws").replace(/\/$/, "")}/realtime`);
   });
 });

@@ -199,7 +199,7 @@ describe("live query", () => {
     server.write("todos", "created", id(1), { done: false, t: "a" });
     server.write("todos", "created", id(2), { done: true, t: "b" });
     const calls = [];
-    const q = client.collection("todos").live({ filters: { done: false } }, (docs, changes) => calls.push({ docs, changes }));
+    const q = client.collection("todos").live((docs, changes) => calls.push({ docs, changes }), { filters: { done: false } });
     const initial = await within(q.ready, 2000, "live ready");
     assert.deepEqual(initial.map((d) => d.data.t), ["a"]);
     assert.equal(calls[0].changes[0].type, "added");
@@ -234,8 +234,20 @@ describe("live query", () => {
     server.write("todos", "created", id(1), { p: 2 });
     server.write("todos", "created", id(2), { p: 9 });
     server.write("todos", "created", id(3), { p: 5 });
-    const q = client.collection("todos").live({ sort: "-p" }, () => undefined);
+    const q = client.collection("todos").live(() => undefined, { sort: "-p" });
     await q.ready;
     assert.deepEqual(q.documents.map((d) => d.data.p), [9, 5, 2]);
+  });
+
+  test("the deprecated live(options, callback) order still works; a missing callback throws", async () => {
+    const { server, client } = await setup();
+    server.write("todos", "created", id(1), { p: 2, done: true });
+    server.write("todos", "created", id(2), { p: 9, done: false });
+    const calls = [];
+    const q = client.collection("todos").live({ filters: { done: false } }, (docs) => calls.push(docs));
+    await within(q.ready, 2000, "live ready");
+    assert.deepEqual(calls[0].map((d) => d.data.p), [9]);
+    assert.throws(() => client.collection("todos").live({ sort: "p" }), TypeError);
+    await q.unsubscribe();
   });
 });
