@@ -91,6 +91,7 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
         KeyStore::new(&bootstrap),
         jwt_verifier(&config.jwt)?,
     ));
+    crate::accounts::Accounts::check_config(&config, &auth).map_err(anyhow::Error::msg)?;
     let config_slots = config.max_connections;
     let hub = Hub::new();
     feed::reload(&pool, &hub, &auth, "all").await;

@@ -11,7 +11,9 @@
 //! - `hub`: subscriptions, rooms, presence and fan-out to connections.
 //! - `protocol`: realtime wire types.
 //! - `ws`, `sse`: realtime transports; `http`: the REST edge.
+//! - `accounts`: user sign-up, sign-in and sessions (`/v1/auth`).
 
+pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -161,6 +161,7 @@ pub async fn reload(pool: &PgPool, hub: &Hub, auth: &Authenticator, what: &str) 
             Err(e) => tracing::warn!(error = %e, "reload collections"),
         }
     }
+    crate::accounts::reload(pool, hub, auth, what).await;
     if all || what == "room_rules" {
         match store::load_room_rules(pool).await {
             Ok(rows) => hub.set_room_rules(room_rules(rows)),

@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/room-rules", get(admin::get_room_rules).put(admin::put_room_rules))
         .route("/realtime", get(crate::ws::upgrade))
         .route("/realtime/sse", get(crate::sse::stream))
+        .merge(crate::accounts::router(&state))
         .fallback(|| async { ApiError::body(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::body(

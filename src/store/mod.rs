@@ -6,6 +6,7 @@ mod collections;
 mod documents;
 mod keys;
 mod rooms;
+pub mod users;
 
 pub use changes::{
     changes_after, head_seq, prune, pruned_through, sequence_pending, snapshot, Change, ChangeOp, Snapshot,
@@ -20,6 +21,7 @@ pub use documents::{
 };
 pub use keys::{active_keys, create_key, list_keys, revoke_key, KeyInfo};
 pub use rooms::{load_room_rules, put_room_rules, RoomRuleRow};
+pub use users::User;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
