@@ -241,6 +241,11 @@ export class Connection {
     }
   }
 
+  /** Drops the socket and reconnects with the credentials as they are now (after a sign-out). */
+  reconnect(): void {
+    if (this.ws) this.dropSocket(this.gen, "credentials changed");
+  }
+
   /** Refreshes the token via `getToken` and re-authenticates the open socket. */
   async refreshToken(): Promise<void> {
     if (!this.auth.canRefresh || !this.isOpen || this.refreshing) return;
