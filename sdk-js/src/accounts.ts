@@ -202,11 +202,14 @@ export class Accounts {
     return this.current?.access_token;
   }
 
-  /** An access token with most of its life left: refreshes once it is past `REFRESH_AT` of its life. */
-  async accessToken(): Promise<string> {
+  /**
+   * An access token with most of its life left: refreshes once it is past `REFRESH_AT` of its life
+   * (measured from when this client received it, so client clock skew does not matter), or now with `force`.
+   */
+  async accessToken(force = false): Promise<string> {
     const s = this.current;
     if (!s) throw new EddyError("unauthorized", "not signed in", { status: 401 });
-    if (Date.now() < this.refreshDue(s)) return s.access_token;
+    if (!force && Date.now() < this.refreshDue(s)) return s.access_token;
     return (await this.refresh()).access_token;
   }
 

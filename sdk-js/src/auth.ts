@@ -37,8 +37,8 @@ export interface TokenSource {
   readonly active: boolean;
   /** The current access token as it is. */
   token(): string | undefined;
-  /** An access token with most of its life left (refreshing first if needed). */
-  accessToken(): Promise<string>;
+  /** An access token with most of its life left (refreshing first if needed, or always with `force`). */
+  accessToken(force?: boolean): Promise<string>;
 }
 
 export class Auth {
@@ -67,8 +67,8 @@ export class Auth {
   }
 
   /** Calls `getToken` (one call at a time) and stores its result; without it, returns the current credential. */
-  fresh(): Promise<string | undefined> {
-    if (this.source?.active) return this.source.accessToken();
+  fresh(force = false): Promise<string | undefined> {
+    if (this.source?.active) return this.source.accessToken(force);
     const getToken = this.getToken;
     if (!getToken) return Promise.resolve(this.current());
     if (!this.inflight) {
