@@ -27,6 +27,7 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_family_idx ON refresh_tokens (family);
 CREATE INDEX refresh_tokens_user_idx ON refresh_tokens (user_id);
+CREATE INDEX refresh_tokens_expires_idx ON refresh_tokens (expires_at);
 
 -- Deleted users whose access tokens may still be unexpired; servers refuse
 -- their `sub` until the tombstone is pruned (after 24 h, the longest access TTL).

@@ -210,12 +210,12 @@ impl Accounts {
         // Hashing happens before the uniqueness check, so both outcomes cost the same.
         let hash = self.hasher.hash(&req.password).await?;
         match users::insert_user(&state.pool, &email, &hash, req.role.as_deref(), &profile).await {
-            Ok(user) => Ok(Some(user)),
+            Ok(user) if service => Ok(Some(user)),
             Err(StoreError::Conflict) if service => Err(AccountError::Conflict),
-            Err(StoreError::Conflict) => Ok(None),
+            // Created or taken: the same answer, so sign-up does not reveal registered addresses.
+            Ok(_) | Err(StoreError::Conflict) => Ok(None),
             Err(e) => Err(e.into()),
         }
-        .map(|u| if service { u } else { None })
     }
 
     /// Signs in with email and password and starts a new session.
@@ -438,6 +438,25 @@ pub async fn reload(pool: &PgPool, hub: &Hub, auth: &Authenticator, what: &str) 
             hub.close_users(|s| auth.is_denied(s), "account disabled or deleted");
         }
         Err(e) => tracing::warn!(error = %e, "reload denied users"),
+    }
+}
+
+/// How often expired refresh tokens are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes expired refresh tokens periodically until shutdown. Used tokens are kept
+/// until they expire: they are what reveals a reuse.
+async fn prune_loop(pool: PgPool, shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+        match users::prune_refresh(&pool).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(removed = n, "pruned expired refresh tokens"),
+            Err(e) => tracing::warn!(error = %e, "pruning refresh tokens failed"),
+        }
     }
 }
 

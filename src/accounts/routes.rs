@@ -36,6 +36,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     if let (Some(a), Ok(rt)) = (&accounts, tokio::runtime::Handle::try_current()) {
         let hasher = a.hasher.clone();
         rt.spawn(async move { hasher.warm_up().await });
+        rt.spawn(super::prune_loop(state.pool.clone(), state.shutdown.clone()));
     }
     Router::new()
         .route("/v1/auth/signup", post(signup))
