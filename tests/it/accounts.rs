@@ -548,3 +548,86 @@ async fn roles_come_only_from_the_service_key() {
         .await;
     assert_eq!(st, 400);
 }
+
+/// Writes a fresh P-256 key pair (PKCS#8 private key, SPKI public key); returns their paths.
+fn es256_pair(dir: &std::path::Path, name: &str) -> (String, String) {
+    let (key, public) = (dir.join(format!("{name}.key.pem")), dir.join(format!("{name}.pub.pem")));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&key)
+        .status()
+        .expect("openssl (needed to make a test key)")
+        .success();
+    assert!(ok);
+    let ok = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&public)
+        .status()
+        .expect("openssl")
+        .success();
+    assert!(ok);
+    (
+        key.to_string_lossy().into_owned(),
+        public.to_string_lossy().into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn es256_tokens_signed_with_a_private_key_file() {
+    let dir = std::env::temp_dir().join(format!("eddy-es256-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (key, public) = es256_pair(&dir, "a");
+    let s = server(&[
+        "--jwt-algorithm",
+        "ES256",
+        "--jwt-public-key-file",
+        &public,
+        "--jwt-private-key-file",
+        &key,
+        "--jwt-issuer",
+        "eddy-test",
+    ])
+    .await;
+    let session = account(&s, "liam@example.com").await;
+    let token = access(&session);
+    let header = jsonwebtoken::decode_header(&token).expect("header");
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let (st, me) = s.call("GET", "/v1/auth/me", Some(&token), None).await;
+    assert_eq!(st, 200, "{me}");
+    // A private key that does not match the public key: the server refuses to start.
+    let (other_key, _) = es256_pair(&dir, "b");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &s.db_url])
+        .args(["--jwt-algorithm", "ES256", "--jwt-public-key-file", &public])
+        .args(["--jwt-private-key-file", &other_key])
+        .env_remove("EDDY_JWT_SECRET")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run eddy");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("eddy started with a private key that does not match the public key");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read");
+    assert!(stderr.contains("do not verify"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
