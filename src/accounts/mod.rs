@@ -119,7 +119,13 @@ impl Accounts {
             None => None,
         };
         let jwt = &cfg.jwt;
-        let signer = if pem.is_some() || jwt.jwt_secret.is_some() {
+        let hs256 = jwt.jwt_algorithm.eq_ignore_ascii_case("HS256");
+        if hs256 && pem.is_some() {
+            return Err("--jwt-private-key-file needs --jwt-algorithm RS256 or ES256".into());
+        }
+        // Verification-only set-ups (a public key, no private key) are fine: accounts answer 503.
+        let signing_key = if hs256 { jwt.jwt_secret.is_some() } else { pem.is_some() };
+        let signer = if signing_key {
             Some(
                 JwtSigner::new(
                     &jwt.jwt_algorithm,

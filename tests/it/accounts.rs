@@ -631,3 +631,49 @@ async fn es256_tokens_signed_with_a_private_key_file() {
     assert!(stderr.contains("do not verify"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn without_a_signing_key_accounts_answer_503() {
+    let dir = std::env::temp_dir().join(format!("eddy-es256-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (_, public) = es256_pair(&dir, "verify-only");
+    let s = server(&["--jwt-algorithm", "ES256", "--jwt-public-key-file", &public]).await;
+    let (st, b) = login(&s, "mia@example.com", PASSWORD).await;
+    assert_eq!(st, 503, "{b}");
+    assert_eq!(b["error"]["code"], "unavailable");
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("EDDY_JWT_PRIVATE_KEY_FILE"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn disabling_a_user_reaches_sockets_on_another_server() {
+    let a = server(&[]).await;
+    let b = Server::start_on(
+        a.db_url.clone(),
+        &["--auth-ip-rate", "1000", "--auth-account-rate", "1000"],
+    )
+    .await;
+    a.open_collection("notes").await;
+    let session = account(&a, "noah@example.com").await;
+    let id = session["user"]["id"].as_str().expect("id").to_owned();
+    let mut ws = b.ws(&access(&session)).await;
+    ws.subscribe(json!({"type": "subscribe", "id": "s1", "collection": "notes"}))
+        .await;
+    let (st, _) = a
+        .call(
+            "PATCH",
+            &format!("/v1/auth/users/{id}"),
+            Some(SERVICE_KEY),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(ws.close_code().await, Some(4001), "server b must close the socket");
+    let (st, _) = b
+        .call("GET", "/v1/collections/notes/documents", Some(&access(&session)), None)
+        .await;
+    assert_eq!(st, 401, "server b must refuse the disabled user's token");
+}
