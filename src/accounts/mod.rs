@@ -4,18 +4,21 @@
 //!
 //! SQL lives in `store::users`; HTTP in `routes`. See SECURITY.md for the design.
 
+mod error;
 mod limit;
 mod password;
+mod revoke;
 mod routes;
 
+pub use error::AccountError;
 pub use password::{normalise_email, MIN_PASSWORD_CHARS};
+pub use revoke::reload;
 pub use routes::router;
 
 use crate::app::AppState;
-use crate::auth::{hash_key, AuthError, Authenticator, JwtSigner};
+use crate::auth::{hash_key, Authenticator, JwtSigner};
 use crate::config::{ServeArgs, SignupMode};
-use crate::hub::Hub;
-use crate::store::{self, users, StoreError, User};
+use crate::store::{users, StoreError, User};
 use chrono::Utc;
 use limit::Limiter;
 use password::Hasher;
@@ -31,50 +34,6 @@ use uuid::Uuid;
 pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Prefix of refresh tokens, so they are recognisable in logs and leaks.
 const REFRESH_PREFIX: &str = "eddy_rt_";
-
-/// Why an accounts operation failed; mapped to HTTP in `routes`.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    /// No signing key is configured.
-    #[error("accounts need a signing key: set EDDY_JWT_SECRET (HS256) or EDDY_JWT_PRIVATE_KEY_FILE (RS256/ES256)")]
-    NotConfigured,
-    /// Unknown email or wrong password (one answer for both).
-    #[error("invalid email or password")]
-    InvalidCredentials,
-    /// The account is disabled (only said after a correct password).
-    #[error("account disabled")]
-    Disabled,
-    /// Refresh token unknown, expired, revoked or reused.
-    #[error("invalid or expired refresh token")]
-    InvalidRefresh,
-    /// The email address is malformed.
-    #[error("{0}")]
-    InvalidEmail(String),
-    /// The new password breaks the policy.
-    #[error("{0}")]
-    WeakPassword(String),
-    /// Other invalid input.
-    #[error("{0}")]
-    BadRequest(String),
-    /// Not allowed for this caller.
-    #[error("{0}")]
-    Forbidden(String),
-    /// The token is not a user access token, or the user no longer exists.
-    #[error("{0}")]
-    NotFound(String),
-    /// The email is registered already (only told to service keys).
-    #[error("a user with this email already exists")]
-    Conflict,
-    /// Too many attempts; retry after this long.
-    #[error("too many attempts")]
-    RateLimited(Duration),
-    /// Database failure.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Unexpected failure (hashing, signing).
-    #[error("{0}")]
-    Internal(String),
-}
 
 /// What a successful sign-in, refresh or password change returns.
 #[derive(Debug, Serialize)]
@@ -341,7 +300,7 @@ impl Accounts {
     /// Ends every session of the user and closes their sockets on every server.
     pub async fn logout_everywhere(&self, state: &AppState, user: Uuid) -> Result<(), AccountError> {
         users::revoke_user_sessions(&state.pool, user).await?;
-        end_sockets(state, user).await;
+        revoke::end_sockets(state, user).await;
         Ok(())
     }
 
@@ -411,87 +370,8 @@ fn new_refresh_token() -> String {
     format!("{REFRESH_PREFIX}{}", hex::encode(bytes))
 }
 
-/// Closes a user's sockets here at once and tells the other servers to do the same.
-async fn end_sockets(state: &AppState, user: Uuid) {
-    let sub = user.to_string();
-    state.hub.close_users(|s| s == sub, "signed out everywhere");
-    if let Err(e) = store::notify_config(&state.pool, &format!("sessions:{user}")).await {
-        tracing::warn!(error = %e, "notify other servers of a sign-out");
-    }
-}
-
-/// Re-reads the denied users and tells the other servers to (after disable or delete).
-async fn users_changed(state: &AppState) {
-    reload(&state.pool, &state.hub, &state.auth, "users").await;
-    if let Err(e) = store::notify_config(&state.pool, "users").await {
-        tracing::warn!(error = %e, "notify other servers of a user change");
-    }
-}
-
-/// Handles the accounts reload hints: `users` (and `all`) re-reads the disabled and
-/// deleted users and closes their sockets; `sessions:<id>` closes one user's sockets.
-pub async fn reload(pool: &PgPool, hub: &Hub, auth: &Authenticator, what: &str) {
-    if let Some(id) = what.strip_prefix("sessions:") {
-        hub.close_users(|s| s == id, "signed out everywhere");
-        return;
-    }
-    if what != "all" && what != "users" {
-        return;
-    }
-    match users::denied_users(pool).await {
-        Ok(ids) => {
-            auth.set_denied(ids.into_iter().map(|id| id.to_string()).collect());
-            hub.close_users(|s| auth.is_denied(s), "account disabled or deleted");
-        }
-        Err(e) => tracing::warn!(error = %e, "reload denied users"),
-    }
-}
-
-/// How often expired refresh tokens are deleted.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-
-/// Deletes expired refresh tokens periodically until shutdown. Used tokens are kept
-/// until they expire: they are what reveals a reuse.
-async fn prune_loop(pool: PgPool, shutdown: tokio_util::sync::CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(PRUNE_EVERY) => {}
-        }
-        match users::prune_refresh(&pool).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(removed = n, "pruned expired refresh tokens"),
-            Err(e) => tracing::warn!(error = %e, "pruning refresh tokens failed"),
-        }
-    }
-}
-
 /// The account id of a user identity's `sub`.
 fn account_id(sub: Option<&str>) -> Result<Uuid, AccountError> {
     sub.and_then(|s| Uuid::parse_str(s).ok())
         .ok_or_else(|| AccountError::NotFound("this credential does not belong to a user account".into()))
-}
-
-impl From<AccountError> for crate::http::ApiError {
-    fn from(e: AccountError) -> Self {
-        use crate::http::ApiError;
-        match e {
-            AccountError::NotConfigured => ApiError::Unavailable(e.to_string()),
-            AccountError::InvalidCredentials => ApiError::Unauthorized(AuthError::InvalidCredentials),
-            AccountError::InvalidRefresh => ApiError::Unauthorized(AuthError::BadToken(
-                "refresh token is invalid, expired or revoked".into(),
-            )),
-            AccountError::Disabled => ApiError::Forbidden(e.to_string()),
-            AccountError::InvalidEmail(m) | AccountError::WeakPassword(m) => ApiError::Unprocessable(m),
-            AccountError::BadRequest(m) => ApiError::BadRequest(m),
-            AccountError::Forbidden(m) => ApiError::Forbidden(m),
-            AccountError::NotFound(m) => ApiError::NotFound(m),
-            AccountError::Conflict => ApiError::Conflict(e.to_string()),
-            AccountError::RateLimited(wait) => ApiError::RateLimited {
-                retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-            },
-            AccountError::Store(s) => s.into(),
-            AccountError::Internal(m) => ApiError::Internal(m),
-        }
-    }
 }

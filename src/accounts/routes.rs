@@ -1,6 +1,7 @@
 //! `/v1/auth`: the accounts REST API. Handlers only extract and call `Accounts`.
 
-use super::{account_id, check_role, users_changed, AccountError, Accounts, SignupRequest};
+use super::revoke::{prune_loop, users_changed};
+use super::{account_id, check_role, AccountError, Accounts, SignupRequest};
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::http::{bearer_token, ApiError, Caller, JsonBody};
@@ -36,7 +37,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     if let (Some(a), Ok(rt)) = (&accounts, tokio::runtime::Handle::try_current()) {
         let hasher = a.hasher.clone();
         rt.spawn(async move { hasher.warm_up().await });
-        rt.spawn(super::prune_loop(state.pool.clone(), state.shutdown.clone()));
+        rt.spawn(prune_loop(state.pool.clone(), state.shutdown.clone()));
     }
     Router::new()
         .route("/v1/auth/signup", post(signup))
