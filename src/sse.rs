@@ -186,5 +186,5 @@ fn still_valid(state: &AppState, who: &Identity) -> bool {
             return false;
         }
     }
-    who.key_id().is_none_or(|id| state.auth.keys().is_active(id))
+    who.key_id().is_none_or(|id| state.auth.keys().is_active(id)) && who.sub().is_none_or(|s| !state.auth.is_denied(s))
 }

@@ -258,6 +258,13 @@ async fn disabled_and_deleted_users_are_locked_out_and_their_sockets_closed() {
     let mut ws = s.ws(&token).await;
     ws.subscribe(json!({"type": "subscribe", "id": "s1", "collection": "notes"}))
         .await;
+    let mut sse = s
+        .http
+        .get(format!("{}/realtime/sse?collection=notes&token={token}", s.base))
+        .send()
+        .await
+        .expect("sse");
+    assert_eq!(sse.status(), 200);
 
     let (st, b) = s
         .call(
@@ -279,6 +286,16 @@ async fn disabled_and_deleted_users_are_locked_out_and_their_sockets_closed() {
     assert_eq!(st, 200, "{user}");
     assert_eq!(user["disabled"], true);
     assert_eq!(ws.close_code().await, Some(4001));
+    // The SSE stream reports the refusal and ends.
+    let mut text = String::new();
+    while let Some(chunk) = tokio::time::timeout(WAIT, sse.chunk())
+        .await
+        .expect("SSE stream still open after the user was disabled")
+        .expect("chunk")
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("unauthorized"), "{text}");
     let (st, _) = s
         .call("GET", "/v1/collections/notes/documents", Some(&token), None)
         .await;
