@@ -8,7 +8,7 @@ use crate::config::ServeArgs;
 use crate::hub::Hub;
 pub use crate::state::AppState;
 use crate::store::ReloadHint;
-use crate::{feed, http, sse, store, ws};
+use crate::{accounts, feed, http, sse, store, ws};
 use anyhow::Context;
 use axum_server::accept::NoDelayAcceptor;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -75,6 +75,7 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
             auto_create: config.auto_create_collections,
         },
     ));
+    accounts::Accounts::check_config(&config, access.authenticator()).map_err(anyhow::Error::msg)?;
     let config_slots = config.max_connections;
     let hub = Hub::new(access.rules().clone());
     feed::reload(&pool, &hub, &access, ReloadHint::All).await;
@@ -110,7 +111,10 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.shutdown.clone(),
     ));
 
-    let routes = http::routes(&state).merge(ws::routes()).merge(sse::routes());
+    let routes = http::routes(&state)
+        .merge(accounts::router(&state))
+        .merge(ws::routes())
+        .merge(sse::routes());
     let app = http::service(routes, state.clone());
     let handle = axum_server::Handle::new();
     let listener = std::net::TcpListener::bind(cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;

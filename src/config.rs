@@ -196,6 +196,47 @@ pub struct ServeArgs {
     /// Time allowed to receive a request's headers and body.
     #[arg(long, env = "EDDY_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// User account settings.
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+/// Who may create user accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignupMode {
+    /// Anyone may sign up.
+    Open,
+    /// Only a service key creates users.
+    Closed,
+}
+
+/// User account settings (`/v1/auth`).
+#[derive(Debug, Clone, Args)]
+pub struct AccountArgs {
+    /// Whether anyone may sign up (`open`) or only a service key creates users (`closed`).
+    #[arg(long, env = "EDDY_AUTH_SIGNUP", value_enum, default_value = "open")]
+    pub auth_signup: SignupMode,
+    /// Lifetime of access tokens issued to users (at most 24h).
+    #[arg(long, env = "EDDY_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub access_token_ttl: Duration,
+    /// Lifetime of each refresh token (a session idle this long ends).
+    #[arg(long, env = "EDDY_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub refresh_token_ttl: Duration,
+    /// PEM private key that signs RS256/ES256 access tokens (HS256 uses --jwt-secret).
+    #[arg(long, env = "EDDY_JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// Sign-in and sign-up attempts per minute per client IP.
+    #[arg(long, env = "EDDY_AUTH_IP_RATE", default_value_t = 20)]
+    pub auth_ip_rate: u32,
+    /// Sign-in and sign-up attempts per minute per email address.
+    #[arg(long, env = "EDDY_AUTH_ACCOUNT_RATE", default_value_t = 5)]
+    pub auth_account_rate: u32,
+    /// Argon2id memory cost in KiB.
+    #[arg(long, env = "EDDY_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (time cost).
+    #[arg(long, env = "EDDY_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
 }
 
 impl ServeArgs {

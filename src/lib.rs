@@ -12,7 +12,8 @@
 //! - `feed`: reads the change log in commit order and hands changes to the hub.
 //! - `state`: what handlers and connections share; the write path.
 //! - `realtime`: one connection state machine shared by every transport.
-//! - `http`: the REST edge; `ws`, `sse`: realtime transports.
+//! - `http`: the REST edge; `accounts`: user accounts (`/v1/auth`, on `http`'s errors and extractors);
+//!   `ws`, `sse`: realtime transports.
 //! - `app`: composition root; `cli`: the subcommands.
 
 pub mod protocol;
@@ -35,6 +36,8 @@ pub mod state;
 pub mod realtime;
 
 pub mod http;
+
+pub mod accounts;
 
 pub mod sse;
 pub mod ws;

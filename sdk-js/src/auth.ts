@@ -32,13 +32,25 @@ export interface AuthOptions {
   getToken?: () => Promise<string> | string;
 }
 
+/** A session that supplies user tokens (`client.auth`); while active it takes precedence. */
+export interface TokenSource {
+  readonly active: boolean;
+  /** The current access token as it is. */
+  token(): string | undefined;
+  /** An access token with most of its life left (refreshing first if needed, or always with `force`). */
+  accessToken(force?: boolean): Promise<string>;
+}
+
 export class Auth {
   private token: string | undefined;
   private readonly apiKey: string | undefined;
   private readonly getToken: (() => Promise<string> | string) | undefined;
   private inflight: Promise<string | undefined> | undefined;
 
-  constructor(opts: AuthOptions) {
+  constructor(
+    opts: AuthOptions,
+    private readonly source?: TokenSource,
+  ) {
     this.token = opts.token;
     this.apiKey = opts.apiKey;
     this.getToken = opts.getToken;
@@ -46,16 +58,17 @@ export class Auth {
 
   /** True when a `getToken` callback can provide new tokens. */
   get canRefresh(): boolean {
-    return this.getToken !== undefined;
+    return this.getToken !== undefined || this.source?.active === true;
   }
 
   /** The credential to use right now (token first, then API key). */
   current(): string | undefined {
-    return this.token ?? this.apiKey;
+    return (this.source?.active ? this.source.token() : undefined) ?? this.token ?? this.apiKey;
   }
 
   /** Calls `getToken` (one call at a time) and stores its result; without it, returns the current credential. */
-  fresh(): Promise<string | undefined> {
+  fresh(force = false): Promise<string | undefined> {
+    if (this.source?.active) return this.source.accessToken(force);
     const getToken = this.getToken;
     if (!getToken) return Promise.resolve(this.current());
     if (!this.inflight) {
@@ -77,12 +90,14 @@ export class Auth {
 
   /** The credential for the first connection: the given token, else a fresh one from `getToken`. */
   initial(): Promise<string | undefined> {
+    if (this.source?.active) return this.source.accessToken();
     if (this.token !== undefined || !this.getToken) return Promise.resolve(this.current());
     return this.fresh();
   }
 
   /** Credential for a REST request: refreshes first when the JWT expires within `marginMs`. */
   async forRequest(marginMs = 10_000): Promise<string | undefined> {
+    if (this.source?.active) return this.source.accessToken();
     if (this.getToken) {
       const exp = jwtExpiresAt(this.token);
       if (this.token === undefined || (exp !== undefined && exp - Date.now() < marginMs)) {

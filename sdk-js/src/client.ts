@@ -1,5 +1,6 @@
 // The client: wires REST, the realtime connection, watches, rooms and the broadcast queue together.
 
+import { Accounts, type SessionOptions } from "./accounts.js";
 import { Auth } from "./auth.js";
 import { Collection } from "./collection.js";
 import { Connection, type Msg } from "./connection.js";
@@ -42,7 +43,9 @@ export class EddyClient {
   /** URL of the realtime WebSocket endpoint. */
   readonly realtimeUrl: string;
 
-  private readonly auth: Auth;
+  /** User accounts: sign-up, sign-in and the session whose tokens the client uses while signed in. */
+  readonly auth: Accounts;
+  private readonly creds: Auth;
   private readonly rest: Rest;
   private readonly conn: Connection;
   private readonly events = new Emitter<ClientEvents>();
@@ -56,14 +59,15 @@ export class EddyClient {
   private readonly watchHost: WatchHost;
   private readonly roomHost: RoomHost;
 
-  constructor(url: string, options: ClientOptions = {}) {
+  constructor(url: string, options: ClientOptions & { session?: SessionOptions } = {}) {
     this.url = httpBase(url);
     this.realtimeUrl = this.url.replace(/^http/, "ws") + (options.realtimePath ?? "/realtime");
-    this.auth = new Auth(options);
-    this.rest = new Rest(this.url, this.auth, options.fetch);
+    this.auth = new Accounts(this.url, options.fetch, options.session);
+    this.creds = new Auth(options, this.auth);
+    this.rest = new Rest(this.url, this.creds, options.fetch);
     this.maxQueued = options.maxQueuedBroadcasts ?? 100;
     this.queuedTimeout = options.queuedBroadcastTimeout ?? 30_000;
-    this.conn = new Connection(this.realtimeUrl, this.auth, options, {
+    this.conn = new Connection(this.realtimeUrl, this.creds, options, {
       onOpen: () => this.onOpen(),
       onMessage: (msg) => this.onMessage(msg),
       onDown: () => this.onDown(),
@@ -72,6 +76,12 @@ export class EddyClient {
       onClosed: (err) => this.onClosed(err),
     });
     const conn = this.conn;
+    // New user tokens re-authenticate the open socket (subscriptions stay); a sign-out reconnects
+    // with whatever credential remains, so the user's subscriptions end.
+    this.auth.onChange((event) => {
+      if (event === "SIGNED_OUT") conn.reconnect();
+      else if (event !== "USER_UPDATED") void conn.refreshToken();
+    });
     this.watchHost = {
       conn,
       route: (id, watch) => {
@@ -114,6 +124,7 @@ export class EddyClient {
 
   /** Closes the realtime connection for good; pending work is rejected with code `closed`. */
   async close(): Promise<void> {
+    this.auth.stop();
     this.conn.close();
   }
 
@@ -275,6 +286,6 @@ function httpBase(url: string): string {
 }
 
 /** Creates a client for the Eddy server at `url` (e.g. `http://127.0.0.1:8080`). */
-export function createClient(url: string, options: ClientOptions = {}): EddyClient {
+export function createClient(url: string, options: ClientOptions & { session?: SessionOptions } = {}): EddyClient {
   return new EddyClient(url, options);
 }

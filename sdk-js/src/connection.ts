@@ -241,14 +241,22 @@ export class Connection {
     }
   }
 
-  /** Refreshes the token via `getToken` and re-authenticates the open socket. */
-  async refreshToken(): Promise<void> {
+  /** Drops the socket and reconnects with the credentials as they are now (after a sign-out). */
+  reconnect(): void {
+    if (this.ws) this.dropSocket(this.gen, "credentials changed");
+  }
+
+  /**
+   * Refreshes the token via `getToken` and re-authenticates the open socket. `force` (the server
+   * said the token is expiring) makes an account session refresh even if its token looks young.
+   */
+  async refreshToken(force = false): Promise<void> {
     if (!this.auth.canRefresh || !this.isOpen || this.refreshing) return;
     this.refreshing = true;
     const gen = this.gen;
     clearTimeout(this.timers.refresh);
     try {
-      const token = await this.auth.fresh();
+      const token = await this.auth.fresh(force);
       if (gen !== this.gen || !this.isOpen || token === undefined) return;
       const reply = await this.request({ type: "auth", token }, ["auth_ok"]);
       if (gen !== this.gen) return;
@@ -382,7 +390,7 @@ export class Connection {
       case "pong":
         return;
       case "token_expiring":
-        void this.refreshToken();
+        void this.refreshToken(true);
         break;
       case "error":
         if (msg.subscription === undefined && msg.room === undefined) {

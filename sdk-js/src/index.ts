@@ -1,5 +1,13 @@
 // Public entry point of the Eddy JavaScript/TypeScript SDK.
 
+export {
+  Accounts,
+  type AuthChangeEvent,
+  type Session,
+  type SessionOptions,
+  type StorageLike,
+  type User,
+} from "./accounts.js";
 export { createClient, EddyClient, type ClientEvents } from "./client.js";
 export { Collection, type BatchDeleted } from "./collection.js";
 export {

@@ -169,6 +169,23 @@ impl Access {
         Ok(())
     }
 
+    /// The credential checker (accounts use its deny set).
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    /// Whether tokens of this user id are refused (disabled or deleted account).
+    pub fn is_denied(&self, sub: &str) -> bool {
+        self.auth.is_denied(sub)
+    }
+
+    /// Re-reads the disabled and deleted users whose tokens are refused.
+    pub async fn reload_denied(&self) -> Result<(), AccessError> {
+        let ids = store::users::denied_users(&self.pool).await?;
+        self.auth.set_denied(ids.into_iter().map(|id| id.to_string()).collect());
+        Ok(())
+    }
+
     /// Replaces the API key cache from the database.
     pub async fn reload_keys(&self) -> Result<(), AccessError> {
         self.auth.keys().replace(store::active_keys(&self.pool).await?);

@@ -24,6 +24,8 @@ struct Claims {
     sub: String,
     exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     iss: Option<String>,
@@ -115,6 +117,7 @@ pub fn mint_hs256(
     let claims = Claims {
         sub: sub.to_owned(),
         exp,
+        iat: None,
         role: role.map(str::to_owned),
         iss: issuer.map(str::to_owned),
         aud: audience.map(str::to_owned),
@@ -125,6 +128,66 @@ pub fn mint_hs256(
         &EncodingKey::from_secret(secret.as_bytes()),
     )
     .map_err(|e| JwtError::Config(e.to_string()))
+}
+
+/// Signs access tokens for user accounts with the configured key.
+pub struct JwtSigner {
+    algorithm: Algorithm,
+    key: EncodingKey,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+impl JwtSigner {
+    /// Builds a signer: HS256 with a secret, or RS256/ES256 with a PEM private key.
+    pub fn new(
+        alg: &str,
+        secret: Option<&str>,
+        private_pem: Option<&[u8]>,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+    ) -> Result<Self, JwtError> {
+        let (algorithm, key) = match (alg.to_ascii_uppercase().as_str(), secret, private_pem) {
+            ("HS256", Some(s), _) if !s.is_empty() => (Algorithm::HS256, EncodingKey::from_secret(s.as_bytes())),
+            ("RS256", _, Some(pem)) => (
+                Algorithm::RS256,
+                EncodingKey::from_rsa_pem(pem).map_err(|e| JwtError::Config(e.to_string()))?,
+            ),
+            ("ES256", _, Some(pem)) => (
+                Algorithm::ES256,
+                EncodingKey::from_ec_pem(pem).map_err(|e| JwtError::Config(e.to_string()))?,
+            ),
+            (other, _, _) => {
+                return Err(JwtError::Config(format!(
+                    "signing {other} tokens needs {}",
+                    if other == "HS256" {
+                        "--jwt-secret"
+                    } else {
+                        "--jwt-private-key-file (RS256 or ES256)"
+                    }
+                )))
+            }
+        };
+        Ok(Self {
+            algorithm,
+            key,
+            issuer: issuer.map(str::to_owned),
+            audience: audience.map(str::to_owned),
+        })
+    }
+
+    /// Signs a token for `sub` valid from `iat` until `exp` (Unix seconds).
+    pub fn sign(&self, sub: &str, role: Option<&str>, iat: i64, exp: i64) -> Result<String, JwtError> {
+        let claims = Claims {
+            sub: sub.to_owned(),
+            exp,
+            iat: Some(iat),
+            role: role.map(str::to_owned),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        encode(&Header::new(self.algorithm), &claims, &self.key).map_err(|e| JwtError::Config(e.to_string()))
+    }
 }
 
 #[cfg(test)]

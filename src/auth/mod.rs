@@ -7,7 +7,7 @@ mod jwt;
 mod keys;
 mod rules;
 
-pub use jwt::{mint_hs256, JwtError, JwtVerifier};
+pub use jwt::{mint_hs256, JwtError, JwtSigner, JwtVerifier};
 pub use keys::{generate_key, hash_key, KeyKind, KeyStore};
 pub use rules::{CollectionRules, Op, Rule, RuleError};
 
@@ -116,18 +116,40 @@ pub enum AuthError {
     /// The JWT failed verification.
     #[error("invalid token: {0}")]
     BadToken(String),
+    /// The token's user was disabled or deleted.
+    #[error("account disabled or deleted")]
+    Disabled,
+    /// Sign-in failed (same answer for an unknown email and a wrong password).
+    #[error("invalid email or password")]
+    InvalidCredentials,
 }
 
 /// Turns presented credentials into identities.
 pub struct Authenticator {
     keys: KeyStore,
     jwt: Option<JwtVerifier>,
+    /// Disabled and recently deleted user ids, refused even with a valid JWT.
+    denied: parking_lot::RwLock<std::collections::HashSet<String>>,
 }
 
 impl Authenticator {
     /// Builds an authenticator from a key store and an optional JWT verifier.
     pub fn new(keys: KeyStore, jwt: Option<JwtVerifier>) -> Self {
-        Self { keys, jwt }
+        Self {
+            keys,
+            jwt,
+            denied: Default::default(),
+        }
+    }
+
+    /// Replaces the set of user ids whose tokens are refused.
+    pub fn set_denied(&self, subs: std::collections::HashSet<String>) {
+        *self.denied.write() = subs;
+    }
+
+    /// Whether tokens of this user id are refused.
+    pub fn is_denied(&self, sub: &str) -> bool {
+        self.denied.read().contains(sub)
     }
 
     /// The API key cache.
@@ -144,12 +166,16 @@ impl Authenticator {
         if token.starts_with(keys::SERVICE_PREFIX) || token.starts_with(keys::PUBLIC_PREFIX) {
             return self.keys.lookup(token).ok_or(AuthError::BadKey);
         }
-        match &self.jwt {
+        let identity = match &self.jwt {
             Some(v) => v.verify(token).map_err(|e| match e {
                 JwtError::Expired => AuthError::Expired,
                 other => AuthError::BadToken(other.to_string()),
-            }),
-            None => Err(AuthError::BadToken("JWTs are not configured".into())),
+            })?,
+            None => return Err(AuthError::BadToken("JWTs are not configured".into())),
+        };
+        match identity.sub() {
+            Some(sub) if self.is_denied(sub) => Err(AuthError::Disabled),
+            _ => Ok(identity),
         }
     }
 }

@@ -160,6 +160,18 @@ pub async fn reload(pool: &PgPool, hub: &Hub, access: &Access, hint: ReloadHint)
             tracing::warn!(error = %e, "reload collections");
         }
     }
+    if hint.covers(ReloadHint::Users) {
+        match access.reload_denied().await {
+            Ok(()) => {
+                hub.close_users(|s| access.is_denied(s), "account disabled or deleted");
+            }
+            Err(e) => tracing::warn!(error = %e, "reload denied users"),
+        }
+    }
+    if let ReloadHint::Sessions(user) = hint {
+        let sub = user.to_string();
+        hub.close_users(|s| s == sub, "signed out everywhere");
+    }
     if hint.covers(ReloadHint::RoomRules) {
         match store::load_room_rules(pool).await {
             Ok(rows) => hub.set_room_rules(room_rules(rows)),

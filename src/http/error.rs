@@ -47,6 +47,12 @@ pub enum ApiError {
     /// 422 unprocessable.
     #[error("{0}")]
     Unprocessable(String),
+    /// 429 rate_limited, with `Retry-After`.
+    #[error("too many attempts; retry in {retry_after} s")]
+    RateLimited {
+        /// Seconds until the next attempt is allowed.
+        retry_after: u64,
+    },
     /// 503 unavailable.
     #[error("{0}")]
     Unavailable(String),
@@ -68,6 +74,7 @@ impl ApiError {
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -118,6 +125,11 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        ApiError::body(status, code, &self.to_string())
+        let mut resp = ApiError::body(status, code, &self.to_string());
+        if let ApiError::RateLimited { retry_after } = self {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, retry_after.max(1).into());
+        }
+        resp
     }
 }

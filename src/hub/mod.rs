@@ -253,4 +253,17 @@ impl Hub {
         list.sort();
         list
     }
+
+    /// Closes (4001, after an `unauthorized` error) every socket of a user for whom
+    /// `ended` holds: disabled, deleted or signed out everywhere. Returns how many.
+    pub fn close_users(&self, ended: impl Fn(&str) -> bool, reason: &str) -> usize {
+        let mut closed = 0;
+        for conn in self.conns.read().values() {
+            if conn.identity().sub().is_some_and(&ended) {
+                conn.close_unauthorized(reason);
+                closed += 1;
+            }
+        }
+        closed
+    }
 }

@@ -7,6 +7,7 @@ mod documents;
 mod keys;
 mod list;
 mod rooms;
+pub mod users;
 
 pub use changes::{
     changes_after, head_seq, prune, pruned_through, sequence_pending, snapshot, Change, ChangeOp, Snapshot,
@@ -22,6 +23,7 @@ pub use documents::{
 pub use keys::{active_keys, create_key, list_keys, revoke_key, KeyInfo};
 pub use list::{build_list_query, list_documents, ListQuery, Page};
 pub use rooms::{load_room_rules, put_room_rules, RoomRuleRow};
+pub use users::User;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgExecutor, PgPool};
@@ -123,16 +125,22 @@ pub enum ReloadHint {
     Collections,
     /// Room rules.
     RoomRules,
+    /// Disabled and deleted users (accounts).
+    Users,
+    /// One user signed out everywhere: close their sockets.
+    Sessions(uuid::Uuid),
 }
 
 impl ReloadHint {
     /// The notification payload.
-    pub fn as_str(self) -> &'static str {
+    pub fn payload(self) -> String {
         match self {
-            ReloadHint::All => "all",
-            ReloadHint::Keys => "keys",
-            ReloadHint::Collections => "collections",
-            ReloadHint::RoomRules => "room_rules",
+            ReloadHint::All => "all".into(),
+            ReloadHint::Keys => "keys".into(),
+            ReloadHint::Collections => "collections".into(),
+            ReloadHint::RoomRules => "room_rules".into(),
+            ReloadHint::Users => "users".into(),
+            ReloadHint::Sessions(id) => format!("sessions:{id}"),
         }
     }
 
@@ -142,7 +150,11 @@ impl ReloadHint {
             "keys" => ReloadHint::Keys,
             "collections" => ReloadHint::Collections,
             "room_rules" => ReloadHint::RoomRules,
-            _ => ReloadHint::All,
+            "users" => ReloadHint::Users,
+            p => match p.strip_prefix("sessions:").map(uuid::Uuid::parse_str) {
+                Some(Ok(id)) => ReloadHint::Sessions(id),
+                _ => ReloadHint::All,
+            },
         }
     }
 
@@ -156,7 +168,7 @@ impl ReloadHint {
 pub async fn notify_config(db: impl PgExecutor<'_>, hint: ReloadHint) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CONFIG_CHANNEL)
-        .bind(hint.as_str())
+        .bind(hint.payload())
         .execute(db)
         .await?;
     Ok(())

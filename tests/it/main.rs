@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod accounts;
 mod changelog;
 mod faults;
 mod http;
