@@ -15,6 +15,18 @@ if psql_bin="$(pg_bin psql 2>/dev/null)"; then
     2>/dev/null | "$psql_bin" "$EDDY_PG_URL/postgres" -q >/dev/null 2>&1 || true
 fi
 
+# The broker tests start private Redis and NATS servers on free ports; they need
+# the binaries (Debian's redis-server and nats-server packages).
+if ! command -v redis-server >/dev/null || { ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "eddy: installing redis-server and nats-server for the broker tests (apt-get)..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nats-server >&2
+  else
+    echo "eddy: redis-server/nats-server missing and not root: their broker tests will be skipped" >&2
+  fi
+fi
+
 echo "== Rust tests"
 cargo build --bin eddy
 cargo test --workspace

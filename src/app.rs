@@ -4,6 +4,7 @@
 
 use crate::access::{Access, AccessConfig};
 use crate::auth::{Authenticator, CollectionRules, JwtVerifier, KeyKind, KeyStore};
+use crate::broker::Broker;
 use crate::config::ServeArgs;
 use crate::hub::Hub;
 pub use crate::state::AppState;
@@ -80,12 +81,23 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
     let hub = Hub::new(access.rules().clone());
     feed::reload(&pool, &hub, &access, ReloadHint::All).await;
     hub.set_head(store::head_seq(&pool).await?);
+    let shutdown = CancellationToken::new();
+    // An unreachable broker does not stop the start: the node is not ready
+    // (`/readyz`) and keeps reconnecting.
+    let broker = Broker::start(
+        config.broker.clone(),
+        pool.clone(),
+        hub.clone(),
+        config.presence_ttl,
+        shutdown.clone(),
+    );
     Ok(AppState {
         pool,
         hub,
         access,
+        broker,
         config: Arc::new(config),
-        shutdown: CancellationToken::new(),
+        shutdown,
         tracker: TaskTracker::new(),
         metrics: metrics_handle(),
         slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
@@ -128,6 +140,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down");
+        // Other nodes forget this node's room members now rather than after the TTL.
+        shutdown_state.broker.leave_cluster().await;
         // Sessions see this, send the shutdown notice and close with 1001.
         shutdown_state.shutdown.cancel();
         shutdown_handle.graceful_shutdown(Some(shutdown_state.config.shutdown_grace));

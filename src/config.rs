@@ -196,6 +196,13 @@ pub struct ServeArgs {
     /// Time allowed to receive a request's headers and body.
     #[arg(long, env = "EDDY_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// Rooms, presence and publish across nodes: `memory` (one node), `postgres`,
+    /// `redis://host:port[/db]` or `nats://host:port`.
+    #[arg(long, env = "EDDY_BROKER", default_value = "memory", value_parser = crate::broker::BrokerSpec::parse)]
+    pub broker: crate::broker::BrokerSpec,
+    /// A node not heard from for this long is gone: its room members are removed.
+    #[arg(long, env = "EDDY_PRESENCE_TTL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub presence_ttl: Duration,
     /// User account settings.
     #[command(flatten)]
     pub accounts: AccountArgs,

@@ -9,6 +9,7 @@
 //! - `store`: all SQL.
 //! - `access`: credentials → identity, origins, the collection-rules cache, owner scope.
 //! - `hub`: subscriptions, rooms, presence and fan-out to connections.
+//! - `broker`: rooms, presence and server publish across nodes (memory, PostgreSQL, Redis, NATS).
 //! - `feed`: reads the change log in commit order and hands changes to the hub.
 //! - `state`: what handlers and connections share; the write path.
 //! - `realtime`: one connection state machine shared by every transport.
@@ -28,6 +29,8 @@ pub mod store;
 pub mod access;
 
 pub mod hub;
+
+pub mod broker;
 
 pub mod feed;
 

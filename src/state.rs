@@ -2,6 +2,7 @@
 //! the write path: every committed document write wakes this process's feed.
 
 use crate::access::Access;
+use crate::broker::Broker;
 use crate::config::ServeArgs;
 use crate::hub::Hub;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Credentials, origins and collection rules.
     pub access: Arc<Access>,
+    /// Rooms, presence and publish across nodes.
+    pub broker: Arc<Broker>,
     /// Settings.
     pub config: Arc<ServeArgs>,
     /// Fires when the server begins shutting down.

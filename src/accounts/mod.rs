@@ -14,9 +14,9 @@ pub use error::AccountError;
 pub use password::{normalise_email, MIN_PASSWORD_CHARS};
 pub use routes::router;
 
-use crate::state::AppState;
 use crate::auth::{hash_key, Authenticator, JwtSigner};
 use crate::config::{ServeArgs, SignupMode};
+use crate::state::AppState;
 use crate::store::{users, StoreError, User};
 use chrono::Utc;
 use limit::Limiter;

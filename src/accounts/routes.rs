@@ -2,9 +2,9 @@
 
 use super::revoke::{prune_loop, users_changed};
 use super::{account_id, check_role, AccountError, Accounts, SignupRequest};
-use crate::state::AppState;
 use crate::auth::Identity;
 use crate::http::{ApiError, Caller, JsonBody};
+use crate::state::AppState;
 use crate::store::{users, StoreError};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;

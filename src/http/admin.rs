@@ -3,6 +3,7 @@
 use super::{ApiError, Caller, JsonBody};
 use crate::access::check_collection;
 use crate::auth::{CollectionRules, Identity, Rule};
+use crate::broker::BusMsg;
 use crate::protocol::{encode, now_ms, valid_name, Sender, ServerMsg};
 use crate::state::AppState;
 use crate::store::{self, ReloadHint, RoomRuleRow};
@@ -137,15 +138,15 @@ fn check_event(event: &str) -> Result<(), ApiError> {
     }
 }
 
-fn message_frame(p: &Publish) -> Utf8Bytes {
-    Utf8Bytes::from(encode(
+fn message_frame(p: &Publish) -> String {
+    encode(
         &ServerMsg::Message {
             event: &p.event,
             message: &p.message,
             ts: now_ms(),
         },
         None,
-    ))
+    )
 }
 
 /// Broadcasts to a room from the server.
@@ -160,7 +161,7 @@ pub async fn room_broadcast(
     if !valid_name(&room, 128, b"@") {
         return Err(ApiError::BadRequest(format!("invalid room name {room:?}")));
     }
-    let frame = Utf8Bytes::from(encode(
+    let frame = encode(
         &ServerMsg::Broadcast {
             room: &room,
             event: &p.event,
@@ -169,8 +170,17 @@ pub async fn room_broadcast(
             ts: now_ms(),
         },
         None,
-    ));
-    let delivered = state.hub.broadcast(&room, &frame, None);
+    );
+    state.broker.check()?;
+    let delivered = state.hub.broadcast(&room, &Utf8Bytes::from(frame.clone()), None);
+    state
+        .broker
+        .publish(BusMsg::Room {
+            room,
+            frame,
+            skip: None,
+        })
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "delivered": delivered }))))
 }
 
@@ -183,7 +193,10 @@ pub async fn user_message(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_service(&who)?;
     check_event(&p.event)?;
-    let delivered = state.hub.send_to_user(&sub, &message_frame(&p));
+    let frame = message_frame(&p);
+    state.broker.check()?;
+    let delivered = state.hub.send_to_user(&sub, &Utf8Bytes::from(frame.clone()));
+    state.broker.publish(BusMsg::User { sub, frame }).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "delivered": delivered }))))
 }
 
@@ -195,7 +208,10 @@ pub async fn broadcast_all(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_service(&who)?;
     check_event(&p.event)?;
-    let delivered = state.hub.send_to_all(&message_frame(&p));
+    let frame = message_frame(&p);
+    state.broker.check()?;
+    let delivered = state.hub.send_to_all(&Utf8Bytes::from(frame.clone()));
+    state.broker.publish(BusMsg::All { frame }).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "delivered": delivered }))))
 }
 

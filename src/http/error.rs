@@ -2,6 +2,7 @@
 
 use crate::access::AccessError;
 use crate::auth::AuthError;
+use crate::broker::BrokerError;
 use crate::matcher::FilterError;
 use crate::store::StoreError;
 use axum::http::StatusCode;
@@ -98,6 +99,12 @@ impl From<StoreError> for ApiError {
                 other => ApiError::Internal(other.to_string()),
             },
         }
+    }
+}
+
+impl From<BrokerError> for ApiError {
+    fn from(e: BrokerError) -> Self {
+        ApiError::Unavailable(e.to_string())
     }
 }
 

@@ -15,11 +15,16 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 /// Readiness: the database answers.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let broker = json!({"engine": state.broker.name(), "up": state.broker.is_up()});
     match store::ping(&state.pool).await {
-        Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Ok(_) if state.broker.is_up() => (StatusCode::OK, Json(json!({"status": "ready", "broker": broker}))),
+        Ok(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "error": "message broker unreachable", "broker": broker})),
+        ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "error": e.to_string()})),
+            Json(json!({"status": "unavailable", "error": e.to_string(), "broker": broker})),
         ),
     }
 }

@@ -241,7 +241,7 @@ impl Hub {
     }
 
     /// Sends a frame to a room's members (except `skip`); returns how many got it.
-    pub fn broadcast(&self, room: &str, frame: &Utf8Bytes, skip: Option<&ConnId>) -> usize {
+    pub fn broadcast(&self, room: &str, frame: &Utf8Bytes, skip: Option<&str>) -> usize {
         let n = self.rooms.read().get(room).map_or(0, |r| r.send(frame, skip));
         metrics::counter!("eddy_broadcasts_delivered_total").increment(n as u64);
         n
@@ -252,6 +252,84 @@ impl Hub {
         let mut list: Vec<_> = self.rooms.read().iter().map(|(n, r)| (n.clone(), r.len())).collect();
         list.sort();
         list
+    }
+
+    // --- members on other nodes (fed by the broker) ----------------------------
+
+    /// This node's room members: (room, connection, sub, state), for announcing to other nodes.
+    pub fn local_members(&self) -> Vec<(String, ConnId, Option<String>, Value)> {
+        let rooms = self.rooms.read();
+        let mut out = Vec::new();
+        for (name, r) in rooms.iter() {
+            for (id, sub, state) in r.local() {
+                out.push((name.clone(), id.clone(), sub.map(str::to_owned), state.clone()));
+            }
+        }
+        out
+    }
+
+    /// A member on another node joined or changed state: record it and tell local members.
+    pub fn remote_join(&self, node: &Arc<str>, room: &str, conn: &str, sub: Option<&str>, state: Value) {
+        let mut rooms = self.rooms.write();
+        let r = rooms.entry(room.to_owned()).or_default();
+        if r.remote_state(conn) == Some((&**node, sub, &state)) {
+            return;
+        }
+        let frame = r.remote_upsert(room, node, Arc::from(conn), sub.map(Arc::from), state);
+        r.send(&frame, None);
+    }
+
+    /// A member on another node left: forget it and tell local members.
+    pub fn remote_leave(&self, room: &str, conn: &str) {
+        let mut rooms = self.rooms.write();
+        let Some(r) = rooms.get_mut(room) else { return };
+        if let Some(frame) = r.remote_remove(room, conn) {
+            r.send(&frame, None);
+        }
+        if r.is_empty() {
+            rooms.remove(room);
+        }
+    }
+
+    /// Replaces everything known of a node's members with `members` (room,
+    /// connection, sub, state), telling local members what changed. An empty
+    /// list forgets the node (it left or died).
+    pub fn remote_sync(&self, node: &Arc<str>, members: &[(String, String, Option<String>, Value)]) {
+        let mut rooms = self.rooms.write();
+        let keep: std::collections::HashSet<(&str, &str)> =
+            members.iter().map(|(r, c, _, _)| (r.as_str(), c.as_str())).collect();
+        let mut gone = Vec::new();
+        for (name, r) in rooms.iter() {
+            for conn in r.remote_of(node) {
+                if !keep.contains(&(name.as_str(), &*conn)) {
+                    gone.push((name.clone(), conn));
+                }
+            }
+        }
+        for (name, conn) in gone {
+            if let Some(r) = rooms.get_mut(&name) {
+                if let Some(frame) = r.remote_remove(&name, &conn) {
+                    r.send(&frame, None);
+                }
+                if r.is_empty() {
+                    rooms.remove(&name);
+                }
+            }
+        }
+        for (room, conn, sub, state) in members {
+            let r = rooms.entry(room.clone()).or_default();
+            if r.remote_state(conn) == Some((&**node, sub.as_deref(), state)) {
+                continue;
+            }
+            let frame = r.remote_upsert(
+                room,
+                node,
+                Arc::from(conn.as_str()),
+                sub.as_deref().map(Arc::from),
+                state.clone(),
+            );
+            r.send(&frame, None);
+        }
     }
 
     /// Closes (4001, after an `unauthorized` error) every socket of a user for whom

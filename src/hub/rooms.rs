@@ -104,10 +104,18 @@ impl Member {
     }
 }
 
-/// One room's members.
+/// A member whose socket is on another node (learnt through the broker).
+struct RemoteMember {
+    node: Arc<str>,
+    sub: Option<Arc<str>>,
+    state: Value,
+}
+
+/// One room's members: sockets on this node, and on other nodes.
 #[derive(Default)]
 pub struct Room {
     members: HashMap<ConnId, Member>,
+    remote: HashMap<ConnId, RemoteMember>,
 }
 
 impl Room {
@@ -124,9 +132,69 @@ impl Room {
         );
     }
 
-    /// The member list, as `joined` shows it.
+    /// The member list on every node, as `joined` shows it.
     pub fn members(&self) -> Vec<MemberView<'_>> {
-        self.members.iter().map(|(id, m)| m.view(Some(id))).collect()
+        let local = self.members.iter().map(|(id, m)| m.view(Some(id)));
+        let remote = self.remote.iter().map(|(id, m)| MemberView {
+            connection: Some(id),
+            sub: m.sub.as_deref(),
+            state: &m.state,
+        });
+        local.chain(remote).collect()
+    }
+
+    /// This node's members: (connection, sub, state).
+    pub fn local(&self) -> impl Iterator<Item = (&ConnId, Option<&str>, &Value)> {
+        self.members.iter().map(|(id, m)| (id, m.sub.as_deref(), &m.state))
+    }
+
+    /// Records (or updates) a member on another node; returns the `presence` frame.
+    pub fn remote_upsert(
+        &mut self,
+        room: &str,
+        node: &Arc<str>,
+        conn: ConnId,
+        sub: Option<Arc<str>>,
+        state: Value,
+    ) -> Utf8Bytes {
+        let m = RemoteMember {
+            node: node.clone(),
+            sub,
+            state,
+        };
+        let view = MemberView {
+            connection: None,
+            sub: m.sub.as_deref(),
+            state: &m.state,
+        };
+        let frame = presence_frame(room, Some((&conn, view)), None);
+        self.remote.insert(conn, m);
+        frame
+    }
+
+    /// Forgets a member on another node; returns the `presence` frame.
+    pub fn remote_remove(&mut self, room: &str, conn: &str) -> Option<Utf8Bytes> {
+        let (id, m) = self.remote.remove_entry(conn)?;
+        let view = MemberView {
+            connection: None,
+            sub: m.sub.as_deref(),
+            state: &m.state,
+        };
+        Some(presence_frame(room, None, Some((&id, view))))
+    }
+
+    /// The connections a node has in this room.
+    pub fn remote_of(&self, node: &str) -> Vec<ConnId> {
+        self.remote
+            .iter()
+            .filter(|(_, m)| &*m.node == node)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// A remote member's current (node, sub, state), to tell a change from a repeat.
+    pub fn remote_state(&self, conn: &str) -> Option<(&str, Option<&str>, &Value)> {
+        self.remote.get(conn).map(|m| (&*m.node, m.sub.as_deref(), &m.state))
     }
 
     /// Replaces a member's state; false when not a member.
@@ -157,21 +225,21 @@ impl Room {
         self.members.contains_key(conn)
     }
 
-    /// Number of members.
+    /// Number of members on every node.
     pub fn len(&self) -> usize {
-        self.members.len()
+        self.members.len() + self.remote.len()
     }
 
-    /// Whether the room is empty.
+    /// Whether the room has no member on any node.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.members.is_empty() && self.remote.is_empty()
     }
 
-    /// Sends a frame to every member except `skip`; returns how many got it.
-    pub fn send(&self, frame: &Utf8Bytes, skip: Option<&ConnId>) -> usize {
+    /// Sends a frame to every member on this node except `skip`; returns how many got it.
+    pub fn send(&self, frame: &Utf8Bytes, skip: Option<&str>) -> usize {
         self.members
             .iter()
-            .filter(|(id, _)| Some(*id) != skip)
+            .filter(|(id, _)| Some(&***id) != skip)
             .filter(|(_, m)| m.conn.send(frame.clone()))
             .count()
     }

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     LimitExceeded,
     /// Unknown subscription or room.
     NotFound,
+    /// The message broker is unreachable (broadcasts across nodes); retry later.
+    Unavailable,
     /// Server-side failure.
     Internal,
 }
@@ -58,6 +60,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::LimitExceeded => "limit_exceeded",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }

@@ -380,7 +380,7 @@ impl Client {
             .collect();
         for room in lost {
             self.rooms.remove(&room);
-            hub.leave(&room, self.conn.id());
+            self.leave_room(&room);
             let e = ErrorMsg {
                 code: ErrorCode::Forbidden,
                 message: "the new identity may not join this room",
@@ -397,8 +397,8 @@ impl Client {
         for (_, (coll, key)) in self.subs.drain() {
             self.state.hub.unsubscribe(&coll, key);
         }
-        for room in self.rooms.drain() {
-            self.state.hub.leave(&room, self.conn.id());
+        for room in std::mem::take(&mut self.rooms) {
+            self.leave_room(&room);
         }
         self.state.hub.remove_conn(&self.conn);
     }

@@ -3,12 +3,33 @@
 
 use super::client::{Client, Step};
 use super::transport::Transport;
+use crate::broker::BusMsg;
 use crate::hub::RoomAction;
 use crate::protocol::{encode, now_ms, valid_name, BroadcastMsg, ErrorCode, Sender, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
 use serde_json::{json, Value};
 
 impl Client {
+    /// Tells other nodes that this connection is in `room` with `state`.
+    fn announce_member(&self, room: &str, state: Value) {
+        self.state.broker.announce(BusMsg::Join {
+            room: room.to_owned(),
+            conn: self.conn.id().to_string(),
+            sub: self.conn.identity().sub().map(str::to_owned),
+            state,
+        });
+    }
+
+    /// Leaves a room here and tells other nodes.
+    pub(super) fn leave_room(&self, room: &str) {
+        if self.state.hub.leave(room, self.conn.id()) {
+            self.state.broker.announce(BusMsg::Leave {
+                room: room.to_owned(),
+                conn: self.conn.id().to_string(),
+            });
+        }
+    }
+
     pub(super) async fn on_join<T: Transport>(
         &mut self,
         t: &mut T,
@@ -42,20 +63,19 @@ impl Client {
                 .error(t, ErrorCode::Forbidden, &format!("may not join room {room:?}"), r)
                 .await;
         }
-        let joined = self
-            .state
-            .hub
-            .join(room, &self.conn, presence.unwrap_or_else(|| json!({})), |members| {
-                encode(&ServerMsg::Joined { room, members }, r)
-            });
+        let state = presence.unwrap_or_else(|| json!({}));
+        let joined = self.state.hub.join(room, &self.conn, state.clone(), |members| {
+            encode(&ServerMsg::Joined { room, members }, r)
+        });
         self.rooms.insert(room.to_owned());
+        self.announce_member(room, state);
         t.feed(crate::hub::Outbound::Frame(Utf8Bytes::from(joined))).await?;
         t.flush().await
     }
 
     pub(super) async fn on_leave<T: Transport>(&mut self, t: &mut T, room: &str, r: Option<&Value>) -> Step {
         if self.rooms.remove(room) {
-            self.state.hub.leave(room, self.conn.id());
+            self.leave_room(room);
             self.reply(t, &ServerMsg::Left { room }, r).await
         } else {
             self.error(t, ErrorCode::NotFound, &format!("not in room {room:?}"), r)
@@ -95,6 +115,9 @@ impl Client {
                 )
                 .await;
         }
+        if let Err(e) = self.state.broker.check() {
+            return self.error(t, ErrorCode::Unavailable, &e.to_string(), r).await;
+        }
         let frame = encode(
             &ServerMsg::Broadcast {
                 room: &b.room,
@@ -108,8 +131,20 @@ impl Client {
             },
             None,
         );
-        let skip = if b.echo { None } else { Some(self.conn.id()) };
-        self.state.hub.broadcast(&b.room, &Utf8Bytes::from(frame), skip);
+        let skip = if b.echo { None } else { Some(&**self.conn.id()) };
+        self.state.hub.broadcast(&b.room, &Utf8Bytes::from(frame.clone()), skip);
+        let published = self
+            .state
+            .broker
+            .publish(BusMsg::Room {
+                room: b.room.clone(),
+                frame,
+                skip: skip.map(str::to_owned),
+            })
+            .await;
+        if let Err(e) = published {
+            return self.error(t, ErrorCode::Unavailable, &e.to_string(), r).await;
+        }
         match r {
             Some(r) => self.reply(t, &ServerMsg::Ack, Some(r)).await,
             None => Ok(()),
@@ -128,11 +163,12 @@ impl Client {
                 .error(t, ErrorCode::InvalidMessage, "presence state must be a JSON object", r)
                 .await;
         }
-        if !self.rooms.contains(room) || !self.state.hub.set_presence(room, &self.conn, state) {
+        if !self.rooms.contains(room) || !self.state.hub.set_presence(room, &self.conn, state.clone()) {
             return self
                 .error(t, ErrorCode::NotFound, &format!("not in room {room:?}"), r)
                 .await;
         }
+        self.announce_member(room, state);
         match r {
             Some(r) => self.reply(t, &ServerMsg::Ack, Some(r)).await,
             None => Ok(()),

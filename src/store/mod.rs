@@ -1,6 +1,7 @@
 //! All SQL lives here. Functions take an executor (pool or transaction) so that
 //! callers decide transaction boundaries; nothing here knows about HTTP or sockets.
 
+mod bus;
 mod changes;
 mod collections;
 mod documents;
@@ -9,6 +10,7 @@ mod list;
 mod rooms;
 pub mod users;
 
+pub use bus::{bus_message, notify_many, notify_stored, prune_bus_messages};
 pub use changes::{
     changes_after, head_seq, prune, pruned_through, sequence_pending, snapshot, Change, ChangeOp, Snapshot,
 };

@@ -1,7 +1,7 @@
 //! User accounts and refresh-token sessions.
 
-use crate::protocol::micros;
 use super::StoreError;
+use crate::protocol::micros;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;

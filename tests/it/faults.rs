@@ -117,8 +117,14 @@ async fn graceful_shutdown() {
 /// whichever server (or direct SQL) made the write.
 #[tokio::test]
 async fn two_servers_one_database() {
-    let a = Server::start().await;
-    let b = Server::start_on(a.db_url.clone(), &[]).await;
+    two_servers(&[]).await;
+}
+
+/// Two servers on one database (with extra flags, e.g. a broker) share the
+/// change feed: every subscriber on either gets every write exactly once.
+pub async fn two_servers(flags: &[&str]) {
+    let a = Server::start_with(flags).await;
+    let b = Server::start_on(a.db_url.clone(), flags).await;
     a.open_collection("two").await;
     let subs: Vec<_> = [a.ws_url(), b.ws_url(), a.ws_url(), b.ws_url()]
         .into_iter()

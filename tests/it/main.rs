@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod accounts;
 mod changelog;
+mod cluster;
 mod faults;
 mod http;
 mod parity;
