@@ -5,6 +5,7 @@ mod changes;
 mod collections;
 mod documents;
 mod keys;
+mod pgtls;
 mod rooms;
 
 pub use changes::{
@@ -71,8 +72,9 @@ pub async fn connect(url: &str, max: u32) -> anyhow::Result<PgPool> {
             })
         })
         .acquire_timeout(Duration::from_secs(5))
-        .connect_with(opts)
-        .await?;
+        .connect_with(opts.clone())
+        .await
+        .map_err(|e| pgtls::explain(&opts, e))?;
     Ok(pool)
 }
 

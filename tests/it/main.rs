@@ -1,12 +1,14 @@
 //! Integration tests: a real `eddy` process per test, a fresh PostgreSQL
 //! database per server, real HTTP and WebSocket clients.
 
+mod pg_cluster;
 mod support;
 
 mod access;
 mod changelog;
 mod faults;
 mod http;
+mod pg_tls;
 mod realtime;
 mod rooms;
 mod transport;
