@@ -209,3 +209,19 @@ impl ServeArgs {
             .collect()
     }
 }
+
+/// Removes `EDDY_*` and `DATABASE_URL` variables whose value is empty, so that they count as
+/// unset (compose files and shells often pass `VAR=`). Call before parsing and before any
+/// thread starts: changing the environment is only sound while the process is single-threaded.
+pub fn unset_empty_env() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(k, v)| {
+            let k = k.to_string_lossy();
+            (k.starts_with("EDDY_") || k == "DATABASE_URL") && v.is_empty()
+        })
+        .map(|(k, _)| k)
+        .collect();
+    for k in empty {
+        std::env::remove_var(k);
+    }
+}

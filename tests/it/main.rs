@@ -8,6 +8,7 @@ mod access;
 mod changelog;
 mod faults;
 mod http;
+mod ops;
 mod pg_tls;
 mod realtime;
 mod rooms;
