@@ -94,6 +94,7 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
     let config_slots = config.max_connections;
     let hub = Hub::new();
     feed::reload(&pool, &hub, &auth, "all").await;
+    crate::hints::service_key(&pool, config.service_key.is_some()).await;
     hub.set_head(store::head_seq(&pool).await?);
     Ok(AppState {
         pool,

@@ -1,4 +1,4 @@
-//! Subcommands: `serve`, `migrate`, `keys`, `token`.
+//! Subcommands: `serve`, `migrate`, `keys`, `token`, `healthcheck`.
 
 use crate::auth::{generate_key, KeyKind};
 use crate::config::{Cli, Command, KeysAction};
@@ -73,6 +73,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Healthcheck(h) => crate::healthcheck::run(&h).await,
         Command::Token(t) => {
             let secret = t
                 .jwt

@@ -32,6 +32,19 @@ pub enum Command {
     },
     /// Mint a development JWT signed with the configured HS256 secret.
     Token(TokenArgs),
+    /// Exit 0 if the local server's `/readyz` answers 200, else 1 (for container health checks).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `eddy healthcheck` arguments.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The server's listen address; a wildcard address (0.0.0.0, ::) is probed on loopback.
+    #[arg(long, env = "EDDY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Give up after this long.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
 }
 
 /// `eddy keys` actions.

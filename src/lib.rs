@@ -2,7 +2,7 @@
 //!
 //! Layout (see ARCHITECTURE.md):
 //! - `config`: command line and environment settings.
-//! - `cli`: the subcommands (`serve`, `migrate`, `keys`, `token`).
+//! - `cli`: the subcommands (`serve`, `migrate`, `keys`, `token`, `healthcheck`).
 //! - `app`: composition root: pool, migrations, background tasks, serving, shutdown.
 //! - `store`: all SQL.
 //! - `matcher`: the filter language (parse, evaluate in memory, compile to SQL).
@@ -17,6 +17,8 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod feed;
+pub mod healthcheck;
+pub mod hints;
 pub mod http;
 pub mod hub;
 pub mod matcher;

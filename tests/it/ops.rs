@@ -40,3 +40,40 @@ async fn empty_environment_variables_count_as_unset() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("set EDDY_JWT_SECRET"), "{err}");
 }
+
+fn healthcheck(listen: &str) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["healthcheck", "--timeout", "5s"])
+        .env("EDDY_LISTEN", listen)
+        .output()
+        .expect("run eddy healthcheck");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `eddy healthcheck` (the image's HEALTHCHECK) probes `/readyz` on the listen port.
+#[tokio::test]
+async fn healthcheck_subcommand_reports_readiness() {
+    let s = Server::start().await;
+    let port = s.base.rsplit(':').next().expect("port").to_owned();
+    // The image listens on 0.0.0.0: the probe goes to loopback.
+    let (ok, out) = healthcheck(&format!("0.0.0.0:{port}"));
+    assert!(ok, "{out}");
+    assert!(out.contains("ready"), "{out}");
+    drop(s);
+    let (ok, out) = healthcheck(&format!("127.0.0.1:{port}"));
+    assert!(!ok, "healthcheck passed with no server: {out}");
+    assert!(out.contains("127.0.0.1"), "{out}");
+}
+
+/// Without any service key the server still starts and says how to create one.
+#[tokio::test]
+async fn start_without_service_key_explains_how_to_get_one() {
+    let s = Server::start_env(&[], &[("EDDY_SERVICE_KEY", ""), ("EDDY_LOG", "warn")]).await;
+    let log = s.log();
+    assert!(log.contains("eddy keys create --kind service"), "{log}");
+}
