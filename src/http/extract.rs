@@ -34,7 +34,9 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized(AuthError::Missing))?;
-        Ok(Caller(state.auth.authenticate(&token)?))
+        let who = state.auth.authenticate(&token)?;
+        super::trace::record_identity(&parts.extensions, &who);
+        Ok(Caller(who))
     }
 }
 

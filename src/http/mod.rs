@@ -7,6 +7,7 @@ mod error;
 mod extract;
 pub mod openapi;
 mod ops;
+mod trace;
 
 pub use error::ApiError;
 pub use extract::{bearer_token, Caller, JsonBody};
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(trace::layer())
         // Browsers do not let `*` cover Authorization, so allowed headers mirror the request.
         .layer(
             CorsLayer::new()

@@ -77,3 +77,108 @@ async fn start_without_service_key_explains_how_to_get_one() {
     let log = s.log();
     assert!(log.contains("eddy keys create --kind service"), "{log}");
 }
+
+/// Requests that carry credentials in every place a client may put them.
+async fn credentialed_requests(s: &Server, user: &str) {
+    let r = s
+        .http
+        .get(format!("{}/v1/collections?token={PUBLIC_KEY}&x=1", s.base))
+        .bearer_auth(SERVICE_KEY)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    let r = s
+        .http
+        .get(format!("{}/v1/collections/none/documents?token={user}", s.base))
+        .header("x-api-key", PUBLIC_KEY)
+        .send()
+        .await
+        .expect("request");
+    assert!(r.status().is_client_error());
+    let r = s
+        .http
+        .get(format!("{}/v1/collections", s.base))
+        .bearer_auth(user)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 403);
+    let r = s.http.get(format!("{}/healthz", s.base)).send().await.expect("request");
+    assert_eq!(r.status(), 200);
+}
+
+/// Waits until the server's log holds `n` lines containing `needle`.
+async fn log_with(s: &Server, needle: &str, n: usize) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let log = s.log();
+        if log.lines().filter(|l| l.contains(needle)).count() >= n {
+            return log;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {n} {needle:?} lines in:\n{log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+fn assert_no_secrets(log: &str, user: &str) {
+    for secret in [SERVICE_KEY, PUBLIC_KEY, user, JWT_SECRET] {
+        assert!(!log.contains(secret), "log leaks a credential:\n{log}");
+    }
+    assert!(!log.contains("token="), "log holds a query string:\n{log}");
+}
+
+/// One text line per request: method, path without query, status, latency, identity kind.
+#[tokio::test]
+async fn request_log_lines_never_hold_credentials() {
+    let s = Server::start_env(&[], &[("EDDY_LOG", "info")]).await;
+    let user = jwt("alice", None, 600);
+    credentialed_requests(&s, &user).await;
+    let mut ws = s.ws(PUBLIC_KEY).await;
+    ws.send(serde_json::json!({"type": "ping", "ref": 1})).await;
+    ws.expect_type("pong").await;
+    let log = log_with(&s, "status=", 5).await;
+    assert_no_secrets(&log, &user);
+    let line = |needle: &str| {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{log}"))
+            .to_owned()
+    };
+    let l = line("path=/v1/collections identity=service");
+    assert!(
+        l.contains("method=GET") && l.contains("status=200") && l.contains("latency_ms="),
+        "{l}"
+    );
+    let l = line("path=/v1/collections/none/documents");
+    assert!(l.contains("identity=public"), "{l}");
+    let l = line("path=/v1/collections identity=user");
+    assert!(l.contains("status=403"), "{l}");
+    let l = line("path=/healthz");
+    assert!(l.contains("identity=anonymous") && l.contains("status=200"), "{l}");
+    let l = line("path=/realtime");
+    assert!(l.contains("identity=unverified") && l.contains("status=101"), "{l}");
+}
+
+/// `EDDY_LOG_FORMAT=json`: every line is a JSON object with the same fields.
+#[tokio::test]
+async fn request_log_in_json() {
+    let s = Server::start_env(&[], &[("EDDY_LOG", "info"), ("EDDY_LOG_FORMAT", "json")]).await;
+    let user = jwt("alice", None, 600);
+    credentialed_requests(&s, &user).await;
+    let log = log_with(&s, "\"status\":", 4).await;
+    assert_no_secrets(&log, &user);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let hit = lines.iter().find(|v| {
+        v["span"]["path"] == "/v1/collections" && v["span"]["identity"] == "service" && v["fields"]["status"] == 200
+    });
+    let hit = hit.unwrap_or_else(|| panic!("no service request line in:\n{log}"));
+    assert_eq!(hit["span"]["method"], "GET");
+    assert!(hit["fields"]["latency_ms"].is_number(), "{hit}");
+}
