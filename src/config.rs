@@ -188,6 +188,12 @@ pub struct ServeArgs {
     /// Inbound burst allowance per socket.
     #[arg(long, env = "EDDY_RATE_BURST", default_value_t = 200)]
     pub rate_burst: u32,
+    /// Sustained REST requests per second per credential (per IP without one); 0 turns limits off.
+    #[arg(long, env = "EDDY_REST_RATE_LIMIT", default_value_t = 1000)]
+    pub rest_rate_limit: u32,
+    /// REST burst allowance per credential (per IP without one).
+    #[arg(long, env = "EDDY_REST_RATE_BURST", default_value_t = 2000)]
+    pub rest_rate_burst: u32,
     /// Interval of server pings and SSE keep-alives.
     #[arg(long, env = "EDDY_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub heartbeat_interval: Duration,

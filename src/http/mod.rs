@@ -7,6 +7,7 @@ mod error;
 mod extract;
 pub mod openapi;
 mod ops;
+mod ratelimit;
 mod trace;
 
 pub use error::ApiError;
@@ -67,6 +68,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            ratelimit::limiter(&state),
+            ratelimit::limit,
+        ))
         .layer(trace::layer())
         // Browsers do not let `*` cover Authorization, so allowed headers mirror the request.
         .layer(

@@ -182,3 +182,58 @@ async fn request_log_in_json() {
     assert_eq!(hit["span"]["method"], "GET");
     assert!(hit["fields"]["latency_ms"].is_number(), "{hit}");
 }
+
+/// Sends GETs until the first 429 (at most `max`); returns how many passed and the 429 response.
+async fn until_limited(s: &Server, token: Option<&str>, max: usize) -> (usize, Option<reqwest::Response>) {
+    for passed in 0..max {
+        let mut req = s.http.get(format!("{}/v1/collections", s.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("request");
+        if r.status() == 429 {
+            return (passed, Some(r));
+        }
+    }
+    (max, None)
+}
+
+/// Per-credential token buckets: 429 `rate_limited` with `Retry-After`, other callers unaffected.
+#[tokio::test]
+async fn rest_rate_limit_per_credential_and_address() {
+    let s = Server::start_with(&["--rest-rate-limit", "1", "--rest-rate-burst", "5"]).await;
+    let start = std::time::Instant::now();
+    let (passed, limited) = until_limited(&s, Some(SERVICE_KEY), 50).await;
+    // The burst, plus at most one refill per second the loop took.
+    let slack = start.elapsed().as_secs() as usize + 1;
+    assert!((5..=5 + slack).contains(&passed), "{passed} requests passed");
+    let r = limited.expect("never limited");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert_eq!(retry, 1);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+
+    // Another credential has its own bucket; health is never limited.
+    let (passed, _) = until_limited(&s, Some(PUBLIC_KEY), 3).await;
+    assert_eq!(passed, 3);
+    let (st, _) = s.call("GET", "/healthz", None, None).await;
+    assert_eq!(st, 200);
+
+    // No credential and invalid credentials share the address's bucket.
+    let (passed, limited) = until_limited(&s, Some("eddy_sk_not_a_real_key_000000000"), 50).await;
+    assert!(limited.is_some() && passed <= 5 + slack, "{passed}");
+    let (passed, limited) = until_limited(&s, None, 50).await;
+    assert!(limited.is_some() && passed <= slack, "{passed}");
+}
+
+/// `--rest-rate-limit 0` turns limits off.
+#[tokio::test]
+async fn rest_rate_limit_zero_is_off() {
+    let s = Server::start_with(&["--rest-rate-limit", "0", "--rest-rate-burst", "1"]).await;
+    let (passed, limited) = until_limited(&s, Some(SERVICE_KEY), 30).await;
+    assert!(limited.is_none(), "limited after {passed}");
+}
