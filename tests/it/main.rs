@@ -11,5 +11,6 @@ mod http;
 mod ops;
 mod pg_tls;
 mod realtime;
+mod refusals;
 mod rooms;
 mod transport;
