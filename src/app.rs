@@ -7,7 +7,7 @@ use crate::hub::Hub;
 use crate::{feed, http, store};
 use anyhow::Context;
 use axum_server::accept::NoDelayAcceptor;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -41,9 +41,7 @@ pub struct AppState {
 
 fn metrics_handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
-        .clone()
+    HANDLE.get_or_init(http::prom::install_recorder).clone()
 }
 
 /// Builds the JWT verifier from settings, if JWTs are configured.
@@ -128,6 +126,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.shutdown.clone(),
     ));
 
+    let metrics_task = http::prom::spawn_listener(&state).await?;
     let app = http::router(state.clone());
     let handle = axum_server::Handle::new();
     let listener = std::net::TcpListener::bind(cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;
@@ -185,6 +184,9 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), feed_task).await;
     prune_task.abort();
+    if let Some(t) = metrics_task {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
     state.pool.close().await;
     tracing::info!("stopped");
     Ok(())

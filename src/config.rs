@@ -194,6 +194,9 @@ pub struct ServeArgs {
     /// REST burst allowance per credential (per IP without one).
     #[arg(long, env = "EDDY_REST_RATE_BURST", default_value_t = 2000)]
     pub rest_rate_burst: u32,
+    /// Serve `/metrics` on this separate (internal) address without credentials, and not on the public one.
+    #[arg(long, env = "EDDY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Interval of server pings and SSE keep-alives.
     #[arg(long, env = "EDDY_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub heartbeat_interval: Duration,

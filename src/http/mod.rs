@@ -7,6 +7,7 @@ mod error;
 mod extract;
 pub mod openapi;
 mod ops;
+pub mod prom;
 mod ratelimit;
 mod trace;
 

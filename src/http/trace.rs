@@ -1,8 +1,10 @@
 //! Request log: one line per request with method, path (never the query string, which may
-//! carry `?token=`), status, latency and the kind of caller (never the credential).
+//! carry `?token=`), status, latency and the kind of caller (never the credential); and the
+//! `eddy_http_requests_seconds` histogram by route template and status.
 
 use crate::auth::Identity;
 use axum::body::Body;
+use axum::extract::MatchedPath;
 use axum::http::{Extensions, HeaderMap, Request, Response};
 use axum::middleware::Next;
 use std::sync::{Arc, OnceLock};
@@ -10,6 +12,9 @@ use std::time::Duration;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
+
+/// HTTP request durations by route template, method and status.
+pub const HTTP_HISTOGRAM: &str = "eddy_http_requests_seconds";
 
 /// Where a handler leaves the caller's kind for the log line (request extension).
 #[derive(Clone, Default)]
@@ -42,7 +47,21 @@ async fn identity(mut req: Request<Body>, next: Next) -> Response<Body> {
     };
     let slot = IdentitySlot::default();
     req.extensions_mut().insert(slot.clone());
+    // The route template, not the raw path: ids in paths would make one series per document.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
     let res = next.run(req).await;
+    metrics::histogram!(
+        HTTP_HISTOGRAM,
+        "route" => route,
+        "method" => method,
+        "status" => res.status().as_str().to_owned()
+    )
+    .record(started.elapsed().as_secs_f64());
     let kind = slot.0.get().copied().unwrap_or(fallback);
     Span::current().record("identity", tracing::field::display(kind));
     res

@@ -237,3 +237,122 @@ async fn rest_rate_limit_zero_is_off() {
     let (passed, limited) = until_limited(&s, Some(SERVICE_KEY), 30).await;
     assert!(limited.is_none(), "limited after {passed}");
 }
+
+/// On the public port `/metrics` needs the service key; requests are counted by route template.
+#[tokio::test]
+async fn metrics_need_the_service_key_and_use_route_templates() {
+    let s = Server::start().await;
+    let (st, b) = s.call("GET", "/metrics", None, None).await;
+    assert_eq!(st, 401, "{b}");
+    let (st, b) = s.call("GET", "/metrics", Some(PUBLIC_KEY), None).await;
+    assert_eq!(st, 403, "{b}");
+    let (st, b) = s.call("GET", "/metrics", Some(&jwt("alice", None, 60)), None).await;
+    assert_eq!(st, 403, "{b}");
+
+    let id = uuid::Uuid::new_v4();
+    let (st, _) = s
+        .call(
+            "GET",
+            &format!("/v1/collections/posts/documents/{id}"),
+            Some(SERVICE_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, _) = s.call("GET", "/no/such/route", None, None).await;
+    assert_eq!(st, 404);
+    let (st, m) = s.call("GET", "/metrics", Some(SERVICE_KEY), None).await;
+    assert_eq!(st, 200);
+    let m = m.as_str().expect("text").to_owned();
+    let series = m
+        .lines()
+        .find(|l| l.starts_with("eddy_http_requests_seconds_bucket") && l.contains("documents/{id}"))
+        .unwrap_or_else(|| panic!("no histogram for the document route:\n{m}"));
+    for label in [
+        r#"route="/v1/collections/{collection}/documents/{id}""#,
+        r#"method="GET""#,
+        r#"status="404""#,
+    ] {
+        assert!(series.contains(label), "{label} missing: {series}");
+    }
+    assert!(m.contains(r#"route="unmatched""#), "{m}");
+    assert!(
+        !m.contains(&id.to_string()) && !m.contains("/no/such/route"),
+        "raw paths in metrics:\n{m}"
+    );
+}
+
+/// `--metrics-listen`: `/metrics` moves to the internal address (no credentials) and leaves the public one.
+#[tokio::test]
+async fn metrics_on_a_separate_internal_address() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let s = Server::start_with(&["--metrics-listen", &listen]).await;
+    let (st, b) = s.call("GET", "/metrics", Some(SERVICE_KEY), None).await;
+    assert_eq!(st, 404, "{b}");
+    let r = s
+        .http
+        .get(format!("http://{listen}/metrics"))
+        .send()
+        .await
+        .expect("internal metrics");
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("text");
+    assert!(text.contains("eddy_http_requests_seconds"), "{text}");
+    let r = s
+        .http
+        .get(format!("http://{listen}/v1/collections"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 404, "the internal address serves only /metrics");
+}
+
+/// Every metric the Grafana dashboard queries is one the code records (or one announced as coming).
+#[test]
+fn dashboard_queries_only_known_metrics() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dashboard = std::fs::read_to_string(root.join("deploy/grafana/eddy.json")).expect("dashboard");
+    let parsed: serde_json::Value = serde_json::from_str(&dashboard).expect("dashboard is JSON");
+    assert!(parsed["panels"].as_array().is_some_and(|p| p.len() > 5));
+    let mut sources = String::new();
+    let mut dirs = vec![root.join("src")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("src dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                sources.push_str(&std::fs::read_to_string(&p).expect("source"));
+            }
+        }
+    }
+    // Being added to the realtime edge separately; the dashboard already has their panels.
+    let planned = ["eddy_outbound_queue_bytes", "eddy_feed_lag"];
+    let mut names: Vec<&str> = dashboard
+        .match_indices("eddy_")
+        .map(|(i, _)| {
+            let rest = &dashboard[i..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .filter(|n| !n.starts_with("eddy-"))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let base = ["_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
+        if planned.contains(&base) {
+            continue;
+        }
+        assert!(
+            sources.contains(&format!("\"{base}\"")),
+            "dashboard queries {name}, which nothing in src/ records"
+        );
+    }
+}
