@@ -203,7 +203,7 @@ async fn until_limited(s: &Server, token: Option<&str>, max: usize) -> (usize, O
 async fn rest_rate_limit_per_credential_and_address() {
     let s = Server::start_with(&["--rest-rate-limit", "1", "--rest-rate-burst", "5"]).await;
     let start = std::time::Instant::now();
-    let (passed, limited) = until_limited(&s, Some(SERVICE_KEY), 50).await;
+    let (passed, limited) = until_limited(&s, Some(PUBLIC_KEY), 50).await;
     // The burst, plus at most one refill per second the loop took.
     let slack = start.elapsed().as_secs() as usize + 1;
     assert!((5..=5 + slack).contains(&passed), "{passed} requests passed");
@@ -217,9 +217,11 @@ async fn rest_rate_limit_per_credential_and_address() {
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
 
-    // Another credential has its own bucket; health is never limited.
-    let (passed, _) = until_limited(&s, Some(PUBLIC_KEY), 3).await;
+    // Another credential has its own bucket; service keys and health are not limited.
+    let (passed, _) = until_limited(&s, Some(&jwt("alice", None, 600)), 3).await;
     assert_eq!(passed, 3);
+    let (passed, limited) = until_limited(&s, Some(SERVICE_KEY), 30).await;
+    assert!(limited.is_none(), "service key limited after {passed}");
     let (st, _) = s.call("GET", "/healthz", None, None).await;
     assert_eq!(st, 200);
 
@@ -234,7 +236,7 @@ async fn rest_rate_limit_per_credential_and_address() {
 #[tokio::test]
 async fn rest_rate_limit_zero_is_off() {
     let s = Server::start_with(&["--rest-rate-limit", "0", "--rest-rate-burst", "1"]).await;
-    let (passed, limited) = until_limited(&s, Some(SERVICE_KEY), 30).await;
+    let (passed, limited) = until_limited(&s, Some(PUBLIC_KEY), 30).await;
     assert!(limited.is_none(), "limited after {passed}");
 }
 
