@@ -13,7 +13,8 @@ RUN mkdir -p src benches bench/src \
  && cargo build --release --locked --bin eddy \
  && rm -rf src benches bench/src
 COPY . .
-# The stand-ins are older than the real sources only by chance of timestamps: force a rebuild.
+# COPY keeps the context's modification times, which can be older than the stand-in build:
+# touch the crate roots so that cargo rebuilds Eddy instead of keeping the empty binary.
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --bin eddy \
  && cp target/release/eddy /usr/local/bin/eddy
