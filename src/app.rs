@@ -12,7 +12,7 @@ use crate::store::ReloadHint;
 use crate::{accounts, feed, http, sse, store, ws};
 use anyhow::Context;
 use axum_server::accept::NoDelayAcceptor;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -20,9 +20,7 @@ use tokio_util::task::TaskTracker;
 
 fn metrics_handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
-        .clone()
+    HANDLE.get_or_init(http::prom::install_recorder).clone()
 }
 
 /// Builds the JWT verifier from settings, if JWTs are configured.
@@ -80,6 +78,7 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
     let config_slots = config.max_connections;
     let hub = Hub::new(access.rules().clone());
     feed::reload(&pool, &hub, &access, ReloadHint::All).await;
+    crate::hints::service_key(&pool, config.service_key.is_some()).await;
     hub.set_head(store::head_seq(&pool).await?);
     let shutdown = CancellationToken::new();
     // An unreachable broker does not stop the start: the node is not ready
@@ -123,6 +122,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.shutdown.clone(),
     ));
 
+    let metrics_task = http::prom::spawn_listener(&state).await?;
     let routes = http::routes(&state)
         .merge(accounts::router(&state))
         .merge(ws::routes())
@@ -186,6 +186,9 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), feed_task).await;
     prune_task.abort();
+    if let Some(t) = metrics_task {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
     state.pool.close().await;
     tracing::info!("stopped");
     Ok(())

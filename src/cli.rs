@@ -1,4 +1,4 @@
-//! Subcommands: `serve`, `migrate`, `keys`, `token`.
+//! Subcommands: `serve`, `migrate`, `keys`, `token`, `healthcheck`.
 
 use crate::auth::{generate_key, KeyKind};
 use crate::config::{Cli, Command, KeysAction};
@@ -27,10 +27,21 @@ pub fn run(cli: Cli) -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .try_init();
+        // Colour codes only for a person at a terminal, not in files and log collectors.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // Log collectors parse JSON lines; people read the default text.
+    let _ = match std::env::var("EDDY_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().try_init(),
+        Ok("text") | Err(_) => builder.try_init(),
+        Ok(other) => {
+            let r = builder.try_init();
+            tracing::warn!("EDDY_LOG_FORMAT={other:?} is neither `json` nor `text`: using text");
+            r
+        }
+    };
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -73,6 +84,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Healthcheck(h) => crate::healthcheck::run(&h).await,
         Command::Token(t) => {
             let secret = t
                 .jwt

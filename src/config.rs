@@ -32,6 +32,19 @@ pub enum Command {
     },
     /// Mint a development JWT signed with the configured HS256 secret.
     Token(TokenArgs),
+    /// Exit 0 if the local server's `/readyz` answers 200, else 1 (for container health checks).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `eddy healthcheck` arguments.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The server's listen address; a wildcard address (0.0.0.0, ::) is probed on loopback.
+    #[arg(long, env = "EDDY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Give up after this long.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
 }
 
 /// `eddy keys` actions.
@@ -175,6 +188,15 @@ pub struct ServeArgs {
     /// Inbound burst allowance per socket.
     #[arg(long, env = "EDDY_RATE_BURST", default_value_t = 200)]
     pub rate_burst: u32,
+    /// Sustained REST requests per second per credential (per IP without one); 0 turns limits off.
+    #[arg(long, env = "EDDY_REST_RATE_LIMIT", default_value_t = 1000)]
+    pub rest_rate_limit: u32,
+    /// REST burst allowance per credential (per IP without one).
+    #[arg(long, env = "EDDY_REST_RATE_BURST", default_value_t = 2000)]
+    pub rest_rate_burst: u32,
+    /// Serve `/metrics` on this separate (internal) address without credentials, and not on the public one.
+    #[arg(long, env = "EDDY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Interval of server pings and SSE keep-alives.
     #[arg(long, env = "EDDY_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub heartbeat_interval: Duration,
@@ -255,5 +277,21 @@ impl ServeArgs {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect()
+    }
+}
+
+/// Removes `EDDY_*` and `DATABASE_URL` variables whose value is empty, so that they count as
+/// unset (compose files and shells often pass `VAR=`). Call before parsing and before any
+/// thread starts: changing the environment is only sound while the process is single-threaded.
+pub fn unset_empty_env() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(k, v)| {
+            let k = k.to_string_lossy();
+            (k.starts_with("EDDY_") || k == "DATABASE_URL") && v.is_empty()
+        })
+        .map(|(k, _)| k)
+        .collect();
+    for k in empty {
+        std::env::remove_var(k);
     }
 }

@@ -6,7 +6,7 @@
 //! - `matcher`: the filter language (parse, evaluate in memory, SQL fragments).
 //! - `auth`: API keys, JWTs, identities and access rules.
 //! - `config`: command line and environment settings.
-//! - `store`: all SQL.
+//! - `store`: all SQL; `hints`: start-up advice (how to get a service key).
 //! - `access`: credentials → identity, origins, the collection-rules cache, owner scope.
 //! - `hub`: subscriptions, rooms, presence and fan-out to connections.
 //! - `broker`: rooms, presence and server publish across nodes (memory, PostgreSQL, Redis, NATS).
@@ -15,7 +15,7 @@
 //! - `realtime`: one connection state machine shared by every transport.
 //! - `http`: the REST edge; `accounts`: user accounts (`/v1/auth`, on `http`'s errors and extractors);
 //!   `ws`, `sse`: realtime transports.
-//! - `app`: composition root; `cli`: the subcommands.
+//! - `app`: composition root; `cli`: the subcommands; `healthcheck`: the container probe.
 
 pub mod protocol;
 
@@ -25,6 +25,8 @@ pub mod matcher;
 pub mod config;
 
 pub mod store;
+
+pub mod hints;
 
 pub mod access;
 
@@ -47,3 +49,4 @@ pub mod ws;
 
 pub mod app;
 pub mod cli;
+pub mod healthcheck;

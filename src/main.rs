@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    eddy::config::unset_empty_env();
     let cli = eddy::config::Cli::parse();
     eddy::cli::run(cli)
 }

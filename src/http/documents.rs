@@ -101,6 +101,21 @@ pub struct CreateBody {
 #[derive(Deserialize)]
 pub struct WriteBody {
     data: Value,
+    /// Only to refuse it: the owner is set on create.
+    #[serde(default)]
+    owner: Option<Value>,
+}
+
+/// `owner` is chosen on create only. Sent on an update it is refused, never ignored: 403 for
+/// non-service callers as on create, 422 for a service key.
+fn refuse_owner(who: &Identity, owner: &Option<Value>) -> Result<(), ApiError> {
+    match (owner, who.is_service()) {
+        (None, _) => Ok(()),
+        (Some(_), false) => Err(ApiError::Forbidden("only a service key may set owner".into())),
+        (Some(_), true) => Err(ApiError::Unprocessable(
+            "owner can only be set when a document is created".into(),
+        )),
+    }
 }
 
 fn create_owner(who: &Identity, requested: Option<String>) -> Result<Option<String>, ApiError> {
@@ -224,6 +239,7 @@ pub async fn patch(
     headers: HeaderMap,
     JsonBody(body): JsonBody<WriteBody>,
 ) -> Result<Json<Document>, ApiError> {
+    refuse_owner(&who, &body.owner)?;
     write_one(state, collection, id, who, headers, body.data, true).await
 }
 
@@ -235,6 +251,7 @@ pub async fn replace(
     headers: HeaderMap,
     JsonBody(body): JsonBody<WriteBody>,
 ) -> Result<Json<Document>, ApiError> {
+    refuse_owner(&who, &body.owner)?;
     write_one(state, collection, id, who, headers, body.data, false).await
 }
 
@@ -359,6 +376,9 @@ pub enum BatchOp {
         /// Expected version.
         #[serde(default)]
         if_match: Option<i64>,
+        /// Refused (see `refuse_owner`).
+        #[serde(default)]
+        owner: Option<Value>,
     },
     /// Replace a document's data.
     Replace {
@@ -369,6 +389,9 @@ pub enum BatchOp {
         /// Expected version.
         #[serde(default)]
         if_match: Option<i64>,
+        /// Refused (see `refuse_owner`).
+        #[serde(default)]
+        owner: Option<Value>,
     },
     /// Delete a document.
     Delete {
@@ -459,12 +482,24 @@ pub async fn batch(
                 run.push((id.unwrap_or_else(Uuid::new_v4), data, owner));
                 continue;
             }
-            BatchOp::Update { id, data, if_match } => {
+            BatchOp::Update {
+                id,
+                data,
+                if_match,
+                owner,
+            } => {
+                refuse_owner(&who, &owner).map_err(|e| at(i, e))?;
                 json!(write(&mut tx, &rules, &who, &collection, id, data, true, if_match)
                     .await
                     .map_err(|e| at(i, e))?)
             }
-            BatchOp::Replace { id, data, if_match } => {
+            BatchOp::Replace {
+                id,
+                data,
+                if_match,
+                owner,
+            } => {
+                refuse_owner(&who, &owner).map_err(|e| at(i, e))?;
                 json!(write(&mut tx, &rules, &who, &collection, id, data, false, if_match)
                     .await
                     .map_err(|e| at(i, e))?)

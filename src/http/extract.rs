@@ -16,7 +16,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Caller(state.access.require(&parts.headers, None)?))
+        let who = state.access.require(&parts.headers, None)?;
+        super::trace::record_identity(&parts.extensions, &who);
+        Ok(Caller(who))
     }
 }
 

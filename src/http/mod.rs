@@ -8,6 +8,9 @@ mod error;
 mod extract;
 pub mod openapi;
 mod ops;
+pub mod prom;
+mod ratelimit;
+mod trace;
 
 pub use error::ApiError;
 pub use extract::{Caller, JsonBody};
@@ -70,6 +73,11 @@ pub fn service(routes: Router<AppState>, state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            ratelimit::limiter(&state),
+            ratelimit::limit,
+        ))
+        .layer(trace::layer())
         // Browsers do not let `*` cover Authorization, so allowed headers mirror the request.
         .layer(
             CorsLayer::new()

@@ -1,10 +1,11 @@
 //! Health, readiness and metrics.
 
+use super::ApiError;
 use crate::state::AppState;
 use crate::store;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
@@ -29,10 +30,24 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Prometheus text exposition.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus text exposition on the public port: service key only, and absent when
+/// `--metrics-listen` serves it on an internal address instead.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if state.config.metrics_listen.is_some() {
+        return Err(ApiError::NotFound(
+            "metrics are served on the --metrics-listen address".into(),
+        ));
+    }
+    if !state.access.require(&headers, None)?.is_service() {
+        return Err(ApiError::Forbidden("metrics require a service key".into()));
+    }
+    Ok(render(&state))
+}
+
+/// The exposition itself, without access checks (the internal listener serves this).
+pub fn render(state: &AppState) -> Response {
     metrics::gauge!("eddy_subscriptions").set(state.hub.subscription_count() as f64);
     metrics::gauge!("eddy_feed_head").set(state.hub.head() as f64);
     let body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -7,6 +7,7 @@ mod collections;
 mod documents;
 mod keys;
 mod list;
+mod pgtls;
 mod rooms;
 pub mod users;
 
@@ -77,8 +78,9 @@ pub async fn connect(url: &str, max: u32) -> anyhow::Result<PgPool> {
             })
         })
         .acquire_timeout(Duration::from_secs(5))
-        .connect_with(opts)
-        .await?;
+        .connect_with(opts.clone())
+        .await
+        .map_err(|e| pgtls::explain(&opts, e))?;
     Ok(pool)
 }
 

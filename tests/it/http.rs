@@ -434,7 +434,7 @@ async fn admin_and_openapi() {
             "{method} {path} not routed"
         );
     }
-    let (st, m) = s.call("GET", "/metrics", None, None).await;
+    let (st, m) = s.call("GET", "/metrics", Some(SERVICE_KEY), None).await;
     assert_eq!(st, 200);
     assert!(m.as_str().is_some_and(|t| t.contains("eddy_")), "{m}");
 }

@@ -1,6 +1,7 @@
 //! Integration tests: a real `eddy` process per test, a fresh PostgreSQL
 //! database per server, real HTTP and WebSocket clients.
 
+mod pg_cluster;
 mod support;
 
 mod access;
@@ -10,6 +11,9 @@ mod cluster;
 mod faults;
 mod http;
 mod parity;
+mod ops;
+mod pg_tls;
 mod realtime;
+mod refusals;
 mod rooms;
 mod transport;

@@ -37,6 +37,8 @@ pub struct Server {
     pub db_url: String,
     port: u16,
     args: Vec<String>,
+    env: Vec<(String, String)>,
+    log: Option<std::path::PathBuf>,
     child: Option<Child>,
     /// HTTP client.
     pub http: reqwest::Client,
@@ -52,6 +54,26 @@ impl Server {
     pub async fn start_with(extra: &[&str]) -> Server {
         let db_url = format!("{}/eddy_it_{}", base_db_url(), uuid::Uuid::new_v4().simple());
         Server::start_on(db_url, extra).await
+    }
+
+    /// Starts a server with extra flags and environment variables (these override the
+    /// test defaults; an empty value is passed as empty) and its stderr captured for `log()`.
+    pub async fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let db_url = format!("{}/eddy_it_{}", base_db_url(), uuid::Uuid::new_v4().simple());
+        let port = free_port();
+        let mut s = Server::unstarted(db_url, port, extra, format!("http://127.0.0.1:{port}"));
+        s.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        s.log = Some(std::env::temp_dir().join(format!("eddy-it-log-{}", uuid::Uuid::new_v4().simple())));
+        s.spawn().await;
+        s
+    }
+
+    /// What the server wrote to stderr so far (servers from `start_env` only).
+    pub fn log(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
     }
 
     /// Starts a server serving TLS (give `--tls-cert` and `--tls-key` in `extra`).
@@ -78,6 +100,8 @@ impl Server {
             db_url,
             port,
             args: extra.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            log: None,
             child: None,
             http: reqwest::Client::builder()
                 .danger_accept_invalid_certs(insecure)
@@ -87,6 +111,16 @@ impl Server {
     }
 
     async fn spawn(&mut self) {
+        let stderr = match &self.log {
+            Some(p) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .expect("open the server log"),
+            ),
+            None => Stdio::inherit(),
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_eddy"))
             .arg("serve")
             .arg("--listen")
@@ -103,7 +137,9 @@ impl Server {
                 "EDDY_LOG",
                 std::env::var("EDDY_TEST_LOG").unwrap_or_else(|_| "warn".into()),
             )
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn eddy");
         self.child = Some(child);
@@ -230,6 +266,9 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        if let Some(p) = &self.log {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
