@@ -3,7 +3,7 @@
 //! through `access` and call `store`; they never hold hub locks across awaits.
 
 mod admin;
-mod console;
+pub mod console;
 mod documents;
 mod error;
 mod explain;

@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod changelog;
+mod console;
 mod faults;
 mod http;
 mod parity;
