@@ -26,7 +26,7 @@ export function render(main) {
 async function showList(main) {
   const err = errorBox();
   const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
-  const [nameLabel, name] = field("Name", { name: "name", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_-]{0,63}" });
+  const [nameLabel, name] = field("Name", { name: "name", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_\\-]{0,63}" });
   const rules = ruleInputs();
   const createErr = errorBox();
   const create = h(

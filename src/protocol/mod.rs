@@ -79,7 +79,7 @@ pub mod close {
     pub const INTERNAL: u16 = 1011;
     /// Authentication failed, timed out or expired; terminal for these credentials.
     pub const AUTH: u16 = 4001;
-    /// Disconnected by an operator (`DELETE /v1/connections/{id}`); reconnecting is allowed.
+    /// Disconnected by an operator (`DELETE /v1/connections/{id}`); terminal: no automatic reconnect.
     pub const KICKED: u16 = 4002;
     /// Repeated abuse; terminal.
     pub const ABUSE: u16 = 4008;
