@@ -230,7 +230,10 @@ impl Msg {
     fn check(&self, got: &ClientMsg) {
         let non_null = |v: &Option<Value>| v.clone().filter(|v| !v.is_null());
         let expected = match self {
-            Msg::Auth(token) => ClientMsg::Auth { token: token.clone() },
+            Msg::Auth(token) => ClientMsg::Auth {
+                token: token.clone(),
+                act_as: None,
+            },
             Msg::Ping => ClientMsg::Ping,
             Msg::Subscribe {
                 id,

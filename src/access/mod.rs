@@ -6,8 +6,10 @@
 //! Errors are `AccessError`; each edge (REST, WebSocket, SSE) maps them once.
 
 mod cache;
+mod impersonate;
 
 pub use cache::RulesCache;
+pub use impersonate::{described_identity, IMPERSONATION_TTL_SECS};
 
 use crate::auth::{AuthError, Authenticator, CollectionRules, Identity, KeyStore, Rule};
 use crate::store::{self, ReloadHint, StoreError};

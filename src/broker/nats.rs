@@ -5,6 +5,7 @@
 use super::{fail_queued, next_batch, Broker, Outgoing};
 use async_nats::{ConnectOptions, Event};
 use futures_util::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -23,15 +24,18 @@ pub(super) async fn run(
     mut rx: mpsc::Receiver<Outgoing>,
     shutdown: CancellationToken,
 ) {
-    let events = broker.clone();
+    // Up only once our subscription is in place: a node that publishes before it
+    // can receive would miss what others send meanwhile.
+    let subscribed = Arc::new(AtomicBool::new(false));
+    let (events, ready) = (broker.clone(), subscribed.clone());
     let options = ConnectOptions::new()
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(3))
         .event_callback(move |e| {
-            let b = events.clone();
+            let (b, ready) = (events.clone(), ready.clone());
             async move {
                 match e {
-                    Event::Connected => b.set_up(true),
+                    Event::Connected if ready.load(Ordering::Acquire) => b.set_up(true),
                     Event::Disconnected => b.set_up(false),
                     _ => {}
                 }
@@ -45,8 +49,19 @@ pub(super) async fn run(
         }
     };
     let mut sub = loop {
-        match client.subscribe(SUBJECT).await {
-            Ok(s) => break s,
+        let attempt = async {
+            let s = client.subscribe(SUBJECT).await.map_err(|e| e.to_string())?;
+            client.flush().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(s)
+        };
+        match attempt.await {
+            Ok(s) => {
+                subscribed.store(true, Ordering::Release);
+                if client.connection_state() == async_nats::connection::State::Connected {
+                    broker.set_up(true);
+                }
+                break s;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "nats broker: subscribe failed; retrying");
                 tokio::select! {

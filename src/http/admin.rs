@@ -14,7 +14,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-fn require_service(who: &Identity) -> Result<(), ApiError> {
+pub(super) fn require_service(who: &Identity) -> Result<(), ApiError> {
     if who.is_service() {
         Ok(())
     } else {

@@ -3,10 +3,13 @@
 //! through `access` and call `store`; they never hold hub locks across awaits.
 
 mod admin;
+pub mod console;
 mod documents;
 mod error;
+mod explain;
 mod extract;
 pub mod openapi;
+mod operator;
 mod ops;
 pub mod prom;
 mod ratelimit;
@@ -18,7 +21,7 @@ pub use extract::{Caller, JsonBody};
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 
@@ -57,6 +60,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/v1/users/{sub}/messages", post(admin::user_message))
         .route("/v1/broadcast", post(admin::broadcast_all))
         .route("/v1/room-rules", get(admin::get_room_rules).put(admin::put_room_rules))
+        .route("/v1/rooms/{room}/members", get(operator::room_members))
+        .route("/v1/connections", get(operator::list_connections))
+        .route("/v1/connections/{id}", delete(operator::disconnect))
+        .route("/v1/keys", get(operator::list_keys).post(operator::create_key))
+        .route("/v1/keys/{id}", delete(operator::revoke_key))
+        .route("/v1/explain", post(explain::explain_delivery))
+        .route("/v1/console/stats", get(operator::stats))
+        .merge(console::routes())
 }
 
 /// Finishes a router: JSON fallbacks, body limit, CORS, state.

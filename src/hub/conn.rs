@@ -5,8 +5,9 @@ use crate::auth::Identity;
 use crate::protocol::{close, EventTail};
 use axum::extract::ws::Utf8Bytes;
 use parking_lot::{Mutex, RwLock};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, Notify};
 
 /// Connection id, unique per process.
@@ -54,6 +55,10 @@ struct Inner {
     notice: Mutex<Option<String>>,
     identity: RwLock<Arc<Identity>>,
     transport: &'static str,
+    connected_at: chrono::DateTime<chrono::Utc>,
+    remote: OnceLock<SocketAddr>,
+    /// The service key behind an impersonated identity, so revoking it closes the socket too.
+    acting_key: RwLock<Option<uuid::Uuid>>,
 }
 
 impl ConnHandle {
@@ -69,6 +74,9 @@ impl ConnHandle {
             notice: Mutex::new(None),
             identity: RwLock::new(Arc::new(identity)),
             transport,
+            connected_at: chrono::Utc::now(),
+            remote: OnceLock::new(),
+            acting_key: RwLock::new(None),
         };
         (ConnHandle(Arc::new(inner)), rx)
     }
@@ -91,6 +99,44 @@ impl ConnHandle {
     /// Replaces the identity (token refresh).
     pub fn set_identity(&self, identity: Identity) {
         *self.0.identity.write() = Arc::new(identity);
+        *self.0.acting_key.write() = None;
+    }
+
+    /// Replaces the identity with one a service key (`key`) acts as.
+    pub fn set_impersonated(&self, identity: Identity, key: Option<uuid::Uuid>) {
+        *self.0.identity.write() = Arc::new(identity);
+        *self.0.acting_key.write() = key;
+    }
+
+    /// The API key this connection depends on: its own, or the service key acting for it.
+    pub fn key_id(&self) -> Option<uuid::Uuid> {
+        self.identity().key_id().or(*self.0.acting_key.read())
+    }
+
+    /// Whether the identity is impersonated by a service key.
+    pub fn impersonated(&self) -> bool {
+        self.0.acting_key.read().is_some()
+    }
+
+    /// When the connection was accepted.
+    pub fn connected_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.connected_at
+    }
+
+    /// Records the peer address (once; later calls are ignored).
+    pub fn set_remote(&self, addr: SocketAddr) {
+        let _ = self.0.remote.set(addr);
+    }
+
+    /// The peer address, when the transport knew it.
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.0.remote.get().copied()
+    }
+
+    /// Messages waiting in the outbound queue, and the queue's size.
+    pub fn queue_depth(&self) -> (usize, usize) {
+        let tx = &self.0.tx;
+        (tx.max_capacity() - tx.capacity(), tx.max_capacity())
     }
 
     /// Queues a frame without waiting. A full queue closes the connection as a

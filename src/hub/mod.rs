@@ -6,12 +6,14 @@
 //! (slow consumer) instead of growing memory.
 
 mod conn;
+mod inspect;
 mod rooms;
 mod subs;
 
 pub use conn::{ConnHandle, ConnId, Outbound};
+pub use inspect::{ConnInfo, SubInfo};
 pub use rooms::{room_allowed, RoomAction, RoomRule};
-pub use subs::{frame_for, EventCache, SubKey, Subscription};
+pub use subs::{explain, frame_for, matches_states, EventCache, Explanation, SideCheck, SubKey, Subscription};
 
 use crate::access::RulesCache;
 use crate::auth::{CollectionRules, Identity, KeyStore};
@@ -75,7 +77,7 @@ impl Hub {
     /// Closes connections (WebSocket and SSE) authenticated with keys that are no longer active.
     pub fn close_revoked(&self, keys: &KeyStore) {
         for conn in self.conns.read().values() {
-            if let Some(id) = conn.identity().key_id() {
+            if let Some(id) = conn.key_id() {
                 if !keys.is_active(id) {
                     conn.close_unauthorized("API key revoked");
                 }

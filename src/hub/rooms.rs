@@ -225,6 +225,11 @@ impl Room {
         self.members.contains_key(conn)
     }
 
+    /// Connection ids of the members.
+    pub fn member_ids(&self) -> impl Iterator<Item = &ConnId> {
+        self.members.keys()
+    }
+
     /// Number of members on every node.
     pub fn len(&self) -> usize {
         self.members.len() + self.remote.len()

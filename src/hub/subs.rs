@@ -11,7 +11,9 @@ use crate::auth::{CollectionRules, Identity};
 use crate::matcher::{DocRef, Field, Filter, IndexKey};
 use crate::protocol::{event_prefix, event_tail, DocumentJson, EventTail};
 use crate::store::{Change, ChangeOp};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 /// One live subscription.
@@ -29,6 +31,10 @@ pub struct Subscription {
     /// Changes already reflected in this subscription's snapshot although their
     /// seq is above it: document id → highest such version (usually empty).
     pub skip: HashMap<uuid::Uuid, i64>,
+    /// The filter as the client sent it (JSON form), for listings.
+    pub filter_source: Option<Value>,
+    /// Seq of the last event queued for this subscription (0: none yet).
+    pub last_seq: AtomicI64,
     prefix: Arc<str>,
 }
 
@@ -43,6 +49,8 @@ impl Subscription {
             start_after: 0,
             conn,
             skip: HashMap::new(),
+            filter_source: None,
+            last_seq: AtomicI64::new(0),
             prefix,
         }
     }
@@ -98,6 +106,68 @@ fn variant(change: &Change, rules: &CollectionRules, filter: &Filter, who: &Iden
     }
 }
 
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Plain => "event",
+            Variant::Enter => "enter",
+            Variant::Leave => "leave",
+            Variant::LeaveRedacted => "leave_redacted",
+        }
+    }
+}
+
+/// The read rule and filter checked against one state (old or new) of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideCheck {
+    /// Whether the read rule lets the identity see this state.
+    pub read: bool,
+    /// Whether the filter matches this state.
+    pub filter: bool,
+}
+
+/// Why a change would or would not reach a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// The event the subscription would get (`event`, `enter`, `leave`,
+    /// `leave_redacted`), or None when nothing is delivered.
+    pub delivered: Option<&'static str>,
+    /// Whether the identity may subscribe to the collection at all.
+    pub subscribe: bool,
+    /// Checks on the state before the change (updates and deletes).
+    pub old: Option<SideCheck>,
+    /// Checks on the state after the change (creates and updates).
+    pub new: Option<SideCheck>,
+}
+
+/// Explains delivery of one change to a subscription with `filter` held by `who`.
+/// The decision is `variant`, the very function real delivery uses, so the two cannot drift.
+pub fn explain(change: &Change, rules: &CollectionRules, filter: &Filter, who: &Identity) -> Explanation {
+    let check = |d: Option<DocRef<'_>>| {
+        d.map(|d| SideCheck {
+            read: rules.read.allows(who, d.owner),
+            filter: filter.matches(&d),
+        })
+    };
+    let subscribe = rules.read.admits(who);
+    Explanation {
+        delivered: if subscribe {
+            variant(change, rules, filter, who).map(Variant::name)
+        } else {
+            None
+        },
+        subscribe,
+        old: check(old_doc(change)),
+        new: check(new_doc(change)),
+    }
+}
+
+/// Whether a filter matches the old and the new state of a change (None: no such state).
+pub fn matches_states(change: &Change, filter: &Filter) -> (Option<bool>, Option<bool>) {
+    let m = |d: Option<DocRef<'_>>| d.map(|d| filter.matches(&d));
+    (m(old_doc(change)), m(new_doc(change)))
+}
+
 fn tail(change: &Change, v: Variant) -> EventTail {
     let (data, owner) = match change.op {
         ChangeOp::Deleted => (change.old_data.as_ref(), change.owner.as_deref()),
@@ -142,6 +212,7 @@ pub fn frame_for(
     }
     let who = sub.conn.identity();
     let v = variant(change, rules, &sub.filter, &who)?;
+    sub.last_seq.store(change.seq, Ordering::Relaxed);
     let slot = &mut cache.tails[v as usize];
     let tail = slot.get_or_insert_with(|| Arc::from(tail(change, v))).clone();
     Some(Outbound::Event {
@@ -217,6 +288,11 @@ impl SubIndex {
         Some(sub)
     }
 
+    /// Every subscription, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Subscription>> {
+        self.collections.values().flat_map(|c| c.all.values())
+    }
+
     /// Number of subscriptions.
     pub fn len(&self) -> usize {
         self.collections.values().map(|c| c.all.len()).sum()
@@ -250,6 +326,156 @@ impl SubIndex {
             if let Some(sub) = coll.all.get(k) {
                 f(sub);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Rule;
+    use serde_json::json;
+
+    fn change(op: ChangeOp, old: Option<(Value, &str)>, new: Option<(Value, &str)>) -> Change {
+        let now = chrono::Utc::now();
+        Change {
+            seq: 7,
+            collection: "posts".into(),
+            doc_id: uuid::Uuid::new_v4(),
+            op,
+            owner: new.as_ref().or(old.as_ref()).map(|(_, o)| o.to_string()),
+            old_owner: old.as_ref().map(|(_, o)| o.to_string()),
+            data: new.map(|(d, _)| d),
+            old_data: old.map(|(d, _)| d),
+            version: 2,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn rules(read: Rule) -> CollectionRules {
+        CollectionRules {
+            read,
+            ..CollectionRules::service_only()
+        }
+    }
+
+    fn user(sub: &str, role: Option<&str>) -> Identity {
+        Identity::User {
+            sub: Arc::from(sub),
+            role: role.map(Arc::from),
+            exp: i64::MAX,
+        }
+    }
+
+    fn filter(v: Value) -> Filter {
+        Filter::from_json(&v).expect("filter")
+    }
+
+    #[test]
+    fn owner_rule_refuses_other_users_on_both_states() {
+        let c = change(
+            ChangeOp::Updated,
+            Some((json!({"s": "open"}), "alice")),
+            Some((json!({"s": "done"}), "alice")),
+        );
+        let e = explain(&c, &rules(Rule::Owner), &Filter::default(), &user("bob", None));
+        assert_eq!(e.delivered, None);
+        assert!(e.subscribe, "owner admits any user at subscribe time");
+        assert_eq!(
+            e.old,
+            Some(SideCheck {
+                read: false,
+                filter: true
+            })
+        );
+        assert_eq!(
+            e.new,
+            Some(SideCheck {
+                read: false,
+                filter: true
+            })
+        );
+        let e = explain(&c, &rules(Rule::Owner), &Filter::default(), &user("alice", None));
+        assert_eq!(e.delivered, Some("event"));
+    }
+
+    #[test]
+    fn role_rule_refuses_at_subscribe() {
+        let c = change(ChangeOp::Created, None, Some((json!({"s": "open"}), "alice")));
+        let e = explain(
+            &c,
+            &rules(Rule::Role("admin".into())),
+            &Filter::default(),
+            &user("bob", Some("viewer")),
+        );
+        assert_eq!(e.delivered, None);
+        assert!(!e.subscribe);
+        assert_eq!(e.old, None);
+        let admin = user("bob", Some("admin"));
+        assert_eq!(
+            explain(&c, &rules(Rule::Role("admin".into())), &Filter::default(), &admin).delivered,
+            Some("event")
+        );
+    }
+
+    #[test]
+    fn filter_transitions_are_named() {
+        let f = filter(json!({"s": "open"}));
+        let leave = change(
+            ChangeOp::Updated,
+            Some((json!({"s": "open"}), "a")),
+            Some((json!({"s": "done"}), "a")),
+        );
+        let e = explain(&leave, &rules(Rule::Public), &f, &Identity::Public { key: None });
+        assert_eq!(e.delivered, Some("leave"));
+        assert_eq!(
+            e.new,
+            Some(SideCheck {
+                read: true,
+                filter: false
+            })
+        );
+        assert_eq!(matches_states(&leave, &f), (Some(true), Some(false)));
+        let enter = change(
+            ChangeOp::Updated,
+            Some((json!({"s": "done"}), "a")),
+            Some((json!({"s": "open"}), "a")),
+        );
+        assert_eq!(
+            explain(&enter, &rules(Rule::Public), &f, &Identity::Public { key: None }).delivered,
+            Some("enter")
+        );
+        let neither = change(ChangeOp::Created, None, Some((json!({"s": "done"}), "a")));
+        let e = explain(&neither, &rules(Rule::Public), &f, &Identity::Public { key: None });
+        assert_eq!(e.delivered, None);
+        assert_eq!(
+            e.new,
+            Some(SideCheck {
+                read: true,
+                filter: false
+            })
+        );
+    }
+
+    #[test]
+    fn explanation_agrees_with_delivery() {
+        let f = filter(json!({"s": "open"}));
+        let r = rules(Rule::Owner);
+        let (conn, _rx) = ConnHandle::new(user("alice", None), 4, "test");
+        let sub = Subscription::new("s1".into(), "posts".into(), f.clone(), conn);
+        for c in [
+            change(ChangeOp::Created, None, Some((json!({"s": "open"}), "alice"))),
+            change(ChangeOp::Created, None, Some((json!({"s": "open"}), "bob"))),
+            change(
+                ChangeOp::Updated,
+                Some((json!({"s": "open"}), "alice")),
+                Some((json!({"s": "x"}), "alice")),
+            ),
+            change(ChangeOp::Deleted, Some((json!({"s": "open"}), "bob")), None),
+        ] {
+            let delivered = frame_for(&c, &r, &sub, &mut EventCache::default()).is_some();
+            assert_eq!(explain(&c, &r, &f, &user("alice", None)).delivered.is_some(), delivered);
         }
     }
 }

@@ -21,6 +21,9 @@ pub enum ClientMsg {
     Auth {
         /// API key or JWT.
         token: String,
+        /// With a service key: the identity to act as (the console's live tail).
+        #[serde(default, rename = "as")]
+        act_as: Option<ActAs>,
     },
     /// Liveness check.
     Ping,
@@ -100,6 +103,20 @@ impl SubscribeMsg {
             _type: None,
         }
     }
+}
+
+/// The identity a service key acts as on a realtime connection.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ActAs {
+    /// `public`, `user` or `service`.
+    pub kind: String,
+    /// The user's `sub` (kind `user`).
+    #[serde(default)]
+    pub sub: Option<String>,
+    /// The user's role (kind `user`).
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 /// `broadcast` fields.

@@ -5,7 +5,7 @@ mod client;
 mod document;
 mod server;
 
-pub use client::{parse_client, BroadcastMsg, ClientMsg, Incoming, SubscribeMsg, CLIENT_MESSAGE_TYPES};
+pub use client::{parse_client, ActAs, BroadcastMsg, ClientMsg, Incoming, SubscribeMsg, CLIENT_MESSAGE_TYPES};
 pub use document::{micros, DocumentJson};
 pub use server::{
     encode, event_prefix, event_tail, now_ms, sse_fields, ErrorMsg, EventTail, MemberView, Sender, ServerMsg,
@@ -82,6 +82,8 @@ pub mod close {
     pub const INTERNAL: u16 = 1011;
     /// Authentication failed, timed out or expired; terminal for these credentials.
     pub const AUTH: u16 = 4001;
+    /// Disconnected by an operator (`DELETE /v1/connections/{id}`); terminal: no automatic reconnect.
+    pub const KICKED: u16 = 4002;
     /// Repeated abuse; terminal.
     pub const ABUSE: u16 = 4008;
     /// Outbound queue overflowed; retryable with `since`.

@@ -6,10 +6,10 @@
 
 use super::limits::TokenBucket;
 use super::transport::{Closed, Inbound, Transport, TransportKind};
-use crate::access::AccessError;
+use crate::access::{described_identity, AccessError, IMPERSONATION_TTL_SECS};
 use crate::auth::{AuthError, Identity};
 use crate::hub::{ConnHandle, Outbound, RoomAction, SubKey};
-use crate::protocol::{close, encode, parse_client, ClientMsg, ErrorCode, ErrorMsg, ServerMsg};
+use crate::protocol::{close, encode, parse_client, ActAs, ClientMsg, ErrorCode, ErrorMsg, ServerMsg};
 use crate::state::AppState;
 use axum::extract::ws::Utf8Bytes;
 use serde_json::Value;
@@ -75,6 +75,11 @@ impl Client {
             client.state.hub.add_conn(&client.conn);
         }
         (client, rx)
+    }
+
+    /// Records the peer's address for listings.
+    pub fn set_remote(&self, addr: std::net::SocketAddr) {
+        self.conn.set_remote(addr);
     }
 
     /// This connection's id.
@@ -311,7 +316,7 @@ impl Client {
         let r = incoming.reference.as_ref();
         match incoming.msg {
             ClientMsg::Ping => self.reply(t, &ServerMsg::Pong, r).await?,
-            ClientMsg::Auth { token } => self.on_auth(t, &token, r).await?,
+            ClientMsg::Auth { token, act_as } => self.on_auth(t, &token, act_as, r).await?,
             _ if !self.authed => {
                 self.error(
                     t,
@@ -331,7 +336,13 @@ impl Client {
         Ok(None)
     }
 
-    async fn on_auth<T: Transport>(&mut self, t: &mut T, token: &str, r: Option<&Value>) -> Step {
+    async fn on_auth<T: Transport>(
+        &mut self,
+        t: &mut T,
+        token: &str,
+        act_as: Option<ActAs>,
+        r: Option<&Value>,
+    ) -> Step {
         let who = match self.state.access.authenticate(token) {
             Ok(w) => w,
             Err(AccessError::Unauthorized(AuthError::Expired)) => {
@@ -339,7 +350,20 @@ impl Client {
             }
             Err(e) => return self.error(t, ErrorCode::Unauthorized, &e.to_string(), r).await,
         };
-        self.conn.set_identity(who);
+        match act_as {
+            None => self.conn.set_identity(who),
+            Some(_) if !who.is_service() => {
+                let msg = "only a service key may act as another identity";
+                return self.error(t, ErrorCode::Forbidden, msg, r).await;
+            }
+            Some(a) => {
+                let exp = chrono::Utc::now().timestamp() + IMPERSONATION_TTL_SECS;
+                match described_identity(&a.kind, a.sub.as_deref(), a.role.as_deref(), exp) {
+                    Ok(acted) => self.conn.set_impersonated(acted, who.key_id()),
+                    Err(e) => return self.error(t, ErrorCode::InvalidMessage, &e.to_string(), r).await,
+                }
+            }
+        }
         self.warned_expiry = false;
         if !self.authed {
             self.authed = true;

@@ -56,6 +56,7 @@ pub struct Prepared {
     id: String,
     collection: String,
     filter: Filter,
+    filter_source: Option<Value>,
     rules: Arc<CollectionRules>,
     since: Option<i64>,
     snapshot: Option<(i64, Sort)>,
@@ -120,6 +121,7 @@ impl Client {
             id,
             collection: m.collection,
             filter,
+            filter_source: m.filters,
             rules,
             since: m.since,
             snapshot,
@@ -155,6 +157,7 @@ impl Client {
         };
         let mut sub = Subscription::new(p.id.clone(), p.collection.clone(), p.filter, self.conn.clone());
         sub.skip = skip;
+        sub.filter_source = p.filter_source.clone();
         let state = self.state.clone();
         let mut live = GoLive::new(&state.pool, &state.hub, sub, cursor);
         let (key, cursor) = loop {

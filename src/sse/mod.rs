@@ -33,15 +33,22 @@ pub fn routes() -> Router<AppState> {
 async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
+    remote: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    match start(state, headers, q).await {
+    let remote = remote.map(|axum::Extension(axum::extract::ConnectInfo(a))| a);
+    match start(state, headers, q, remote).await {
         Ok(r) => r,
         Err(r) => r,
     }
 }
 
-async fn start(state: AppState, headers: HeaderMap, q: HashMap<String, String>) -> Result<Response, Response> {
+async fn start(
+    state: AppState,
+    headers: HeaderMap,
+    q: HashMap<String, String>,
+    remote: Option<std::net::SocketAddr>,
+) -> Result<Response, Response> {
     if !state.access.origin_allowed(&headers) {
         return Err(ApiError::Forbidden("origin not allowed".into()).into_response());
     }
@@ -56,6 +63,9 @@ async fn start(state: AppState, headers: HeaderMap, q: HashMap<String, String>) 
         .try_acquire_owned()
         .map_err(|_| ApiError::Unavailable("too many connections".into()).into_response())?;
     let (mut client, rx) = Client::new(state.clone(), TransportKind::Sse, Some(who));
+    if let Some(addr) = remote {
+        client.set_remote(addr);
+    }
     let prepared = client.prepare(msg).await.map_err(refused)?;
     let (out, out_rx) = mpsc::channel::<Event>(STREAM_BUFFER);
     state.tracker.spawn(async move {

@@ -254,3 +254,36 @@ pub async fn snapshot(pool: &PgPool, query: &ListQuery<'_>) -> Result<Snapshot, 
         reflected: reflected.into_iter().collect(),
     })
 }
+
+/// The change numbered `seq`, whatever its document.
+pub async fn change_at(db: impl PgExecutor<'_>, seq: i64) -> Result<Option<Change>, StoreError> {
+    let row = sqlx::query_as::<_, ChangeRow>(
+        "SELECT seq, collection, doc_id, op, data, old_data, owner, old_owner, version, created_at, updated_at
+         FROM changes WHERE seq = $1",
+    )
+    .bind(seq)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Change::from))
+}
+
+/// The latest numbered change of a document. There is no index on `doc_id`
+/// (it would cost every write), so this walks the collection's log from the
+/// newest change back; it is meant for operators, not for request paths.
+pub async fn latest_change(
+    db: impl PgExecutor<'_>,
+    collection: &str,
+    doc_id: Uuid,
+) -> Result<Option<Change>, StoreError> {
+    let row = sqlx::query_as::<_, ChangeRow>(
+        "SELECT seq, collection, doc_id, op, data, old_data, owner, old_owner, version, created_at, updated_at
+         FROM changes
+         WHERE collection = $1 AND doc_id = $2 AND seq IS NOT NULL
+         ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(collection)
+    .bind(doc_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Change::from))
+}

@@ -13,7 +13,8 @@ pub mod users;
 
 pub use bus::{bus_message, notify_many, notify_stored, prune_bus_messages};
 pub use changes::{
-    changes_after, head_seq, prune, pruned_through, sequence_pending, snapshot, Change, ChangeOp, Snapshot,
+    change_at, changes_after, head_seq, latest_change, prune, pruned_through, sequence_pending, snapshot, Change,
+    ChangeOp, Snapshot,
 };
 pub use collections::{
     collection_rules, delete_collection, get_collection, list_collections, load_collections, put_collection,

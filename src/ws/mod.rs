@@ -8,7 +8,7 @@ use crate::http::ApiError;
 use crate::realtime::{Client, TransportKind};
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
 async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
+    remote: Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>,
     Query(query): Query<HashMap<String, String>>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -63,6 +64,9 @@ async fn upgrade(
             tracker.track_future(async move {
                 let mut t = WsTransport::new(socket);
                 let (mut client, rx) = Client::new(state, TransportKind::WebSocket, identity);
+                if let Some(axum::Extension(ConnectInfo(addr))) = remote {
+                    client.set_remote(addr);
+                }
                 if client.greet(&mut t).await.is_ok() {
                     client.run(&mut t, rx).await;
                 }

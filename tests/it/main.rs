@@ -8,6 +8,7 @@ mod access;
 mod accounts;
 mod changelog;
 mod cluster;
+mod console;
 mod faults;
 mod http;
 mod parity;
