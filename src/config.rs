@@ -182,6 +182,10 @@ pub struct ServeArgs {
     /// Outbound queue per socket, in messages; a socket that overflows it is closed (4100).
     #[arg(long, env = "EDDY_OUTBOUND_QUEUE", default_value_t = 16384)]
     pub outbound_queue: usize,
+    /// Outbound queue per socket, in bytes (each message counts its bytes plus 64);
+    /// a socket over it is closed as a slow consumer (4100).
+    #[arg(long, env = "EDDY_OUTBOUND_QUEUE_BYTES", default_value_t = 4 << 20)]
+    pub outbound_queue_bytes: usize,
     /// Sustained inbound messages per second per socket.
     #[arg(long, env = "EDDY_RATE_LIMIT", default_value_t = 100)]
     pub rate_limit: u32,

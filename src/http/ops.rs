@@ -41,13 +41,18 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
     if !state.access.require(&headers, None)?.is_service() {
         return Err(ApiError::Forbidden("metrics require a service key".into()));
     }
-    Ok(render(&state))
+    Ok(render(&state).await)
 }
 
 /// The exposition itself, without access checks (the internal listener serves this).
-pub fn render(state: &AppState) -> Response {
+pub async fn render(state: &AppState) -> Response {
     metrics::gauge!("eddy_subscriptions").set(state.hub.subscription_count() as f64);
     metrics::gauge!("eddy_feed_head").set(state.hub.head() as f64);
+    metrics::gauge!("eddy_outbound_queue_bytes").set(crate::hub::queued_bytes_total() as f64);
+    // How far this server's feed is behind the numbered change log.
+    if let Ok(log_head) = store::head_seq(&state.pool).await {
+        metrics::gauge!("eddy_feed_lag").set((log_head - state.hub.head()).max(0) as f64);
+    }
     let body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

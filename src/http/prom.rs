@@ -34,7 +34,7 @@ pub async fn spawn_listener(state: &AppState) -> anyhow::Result<Option<tokio::ta
     let app = axum::Router::new()
         .route(
             "/metrics",
-            get(|State(s): State<AppState>| async move { super::ops::render(&s) }),
+            get(|State(s): State<AppState>| async move { super::ops::render(&s).await }),
         )
         .with_state(state.clone());
     let shutdown = state.shutdown.clone();

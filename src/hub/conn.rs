@@ -6,7 +6,7 @@ use crate::protocol::{close, EventTail};
 use axum::extract::ws::Utf8Bytes;
 use parking_lot::{Mutex, RwLock};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, Notify};
 
@@ -59,11 +59,55 @@ struct Inner {
     remote: OnceLock<SocketAddr>,
     /// The service key behind an impersonated identity, so revoking it closes the socket too.
     acting_key: RwLock<Option<uuid::Uuid>>,
+    /// Bytes queued and not yet written (see `Outbound::cost`), and their limit.
+    queued_bytes: AtomicUsize,
+    byte_limit: usize,
+}
+
+/// Bytes queued for every connection of this process (the `eddy_outbound_queue_bytes` gauge).
+static QUEUED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes queued for every connection of this process.
+pub fn queued_bytes_total() -> usize {
+    QUEUED_BYTES.load(Ordering::Relaxed)
+}
+
+/// Bookkeeping charged per queued message on top of its bytes (queue slot,
+/// pointers, allocation headers), so many tiny frames are bounded too.
+const MESSAGE_OVERHEAD: usize = 64;
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Messages still queued are dropped with the queue.
+        QUEUED_BYTES.fetch_sub(*self.queued_bytes.get_mut(), Ordering::Relaxed);
+    }
+}
+
+impl Outbound {
+    /// What this message counts against a connection's byte limit. A shared
+    /// event tail is counted whole by every connection that queues it.
+    pub fn cost(&self) -> usize {
+        MESSAGE_OVERHEAD
+            + match self {
+                Outbound::Frame(f) => f.len(),
+                Outbound::Event { prefix, tail } => prefix.len() + tail.json.len(),
+            }
+    }
 }
 
 impl ConnHandle {
     /// Creates a handle and the receiving end of its outbound queue.
     pub fn new(identity: Identity, queue: usize, transport: &'static str) -> (ConnHandle, mpsc::Receiver<Outbound>) {
+        ConnHandle::bounded(identity, queue, usize::MAX, transport)
+    }
+
+    /// Like `new`, with the outbound queue also bounded in bytes.
+    pub fn bounded(
+        identity: Identity,
+        queue: usize,
+        bytes: usize,
+        transport: &'static str,
+    ) -> (ConnHandle, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let id: ConnId = Arc::from(format!("c{}", uuid::Uuid::new_v4().simple()));
         let inner = Inner {
@@ -77,6 +121,8 @@ impl ConnHandle {
             connected_at: chrono::Utc::now(),
             remote: OnceLock::new(),
             acting_key: RwLock::new(None),
+            queued_bytes: AtomicUsize::new(0),
+            byte_limit: bytes,
         };
         (ConnHandle(Arc::new(inner)), rx)
     }
@@ -145,24 +191,57 @@ impl ConnHandle {
         self.push(Outbound::Frame(frame))
     }
 
-    /// Queues a message; see `send`.
+    /// Queues a message; see `send`. Over the message or byte limit, the
+    /// connection is closed as a slow consumer instead.
     pub fn push(&self, msg: Outbound) -> bool {
+        let cost = msg.cost();
+        let before = self.0.queued_bytes.fetch_add(cost, Ordering::AcqRel);
+        if before.saturating_add(cost) > self.0.byte_limit {
+            self.0.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
+            self.slow_consumer("outbound queue over its byte limit");
+            return false;
+        }
         match self.0.tx.try_send(msg) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::info!(conn_id = %self.0.id, "outbound queue full: closing slow consumer");
-                metrics::counter!("eddy_slow_consumers_closed_total").increment(1);
-                self.close(close::SLOW_CONSUMER);
+            Ok(()) => {
+                QUEUED_BYTES.fetch_add(cost, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                self.0.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
+                if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                    self.slow_consumer("outbound queue full");
+                }
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 
-    /// Whether more than half of the outbound queue is in use (and it is still open).
+    /// Accounts for a message taken off the queue (the connection's task calls this).
+    pub fn dequeued(&self, cost: usize) {
+        self.0.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
+        QUEUED_BYTES.fetch_sub(cost, Ordering::Relaxed);
+    }
+
+    /// Bytes queued for this connection.
+    pub fn queued_bytes(&self) -> usize {
+        self.0.queued_bytes.load(Ordering::Acquire)
+    }
+
+    fn slow_consumer(&self, why: &str) {
+        if self.close_code() == 0 {
+            tracing::info!(conn_id = %self.0.id, why, "closing slow consumer");
+            metrics::counter!("eddy_slow_consumers_closed_total").increment(1);
+        }
+        self.close(close::SLOW_CONSUMER);
+    }
+
+    /// Whether more than half of the outbound queue (messages or bytes) is in use
+    /// (and it is still open).
     pub fn is_loaded(&self) -> bool {
         let tx = &self.0.tx;
-        !tx.is_closed() && self.close_code() == 0 && tx.capacity() < tx.max_capacity() / 2
+        !tx.is_closed()
+            && self.close_code() == 0
+            && (tx.capacity() < tx.max_capacity() / 2 || self.queued_bytes() > self.0.byte_limit / 2)
     }
 
     /// Asks the connection to close with this code (the first request wins).

@@ -10,7 +10,7 @@ mod inspect;
 mod rooms;
 mod subs;
 
-pub use conn::{ConnHandle, ConnId, Outbound};
+pub use conn::{queued_bytes_total, ConnHandle, ConnId, Outbound};
 pub use inspect::{ConnInfo, SubInfo};
 pub use rooms::{room_allowed, RoomAction, RoomRule};
 pub use subs::{explain, frame_for, matches_states, EventCache, Explanation, SideCheck, SubKey, Subscription};

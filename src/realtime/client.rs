@@ -50,9 +50,10 @@ impl Client {
     /// registered with the hub at once; others after their `auth` message.
     pub fn new(state: AppState, kind: TransportKind, identity: Option<Identity>) -> (Client, Receiver<Outbound>) {
         let authed = identity.is_some();
-        let (conn, rx) = ConnHandle::new(
+        let (conn, rx) = ConnHandle::bounded(
             identity.unwrap_or(Identity::Public { key: None }),
             state.config.outbound_queue,
+            state.config.outbound_queue_bytes,
             kind.as_str(),
         );
         let now = Instant::now();
@@ -243,10 +244,14 @@ impl Client {
     async fn drain<T: Transport>(&mut self, t: &mut T, first: Outbound, rx: &mut Receiver<Outbound>) -> Step {
         let conn = self.conn.clone();
         let work = async {
+            conn.dequeued(first.cost());
             t.feed(first).await?;
             for _ in 1..WRITE_BATCH {
                 match rx.try_recv() {
-                    Ok(f) => t.feed(f).await?,
+                    Ok(f) => {
+                        conn.dequeued(f.cost());
+                        t.feed(f).await?
+                    }
                     Err(_) => break,
                 }
             }

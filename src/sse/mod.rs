@@ -21,8 +21,9 @@ use std::convert::Infallible;
 use tokio::sync::mpsc;
 use transport::SseTransport;
 
-/// Events buffered between the connection's task and the HTTP body.
-const STREAM_BUFFER: usize = 64;
+/// Events buffered between the connection's task and the HTTP body; the
+/// connection's byte-bounded queue is the real buffer, this only hands over.
+const STREAM_BUFFER: usize = 2;
 
 /// The SSE route.
 pub fn routes() -> Router<AppState> {

@@ -672,3 +672,78 @@ async fn revoked_key_closes_sockets() {
     let (st, _) = s.call("GET", "/v1/collections/k/documents", Some(&key), None).await;
     assert_eq!(st, 401);
 }
+
+/// The outbound queue is bounded in bytes: a stalled reader of 16 KiB documents is
+/// closed as a slow consumer within seconds, and the server's memory grows by about
+/// the limit plus a small constant meanwhile (its message-count limit is far away).
+#[tokio::test]
+async fn byte_bounded_queue_closes_stalled_reader() {
+    const LIMIT: usize = 1 << 20;
+    let s = Server::start_with(&["--outbound-queue-bytes", &LIMIT.to_string()]).await;
+    s.open_collection("big").await;
+    let mut stalled = authed(&s, SERVICE_KEY).await;
+    stalled
+        .subscribe(json!({"type": "subscribe", "id": "s", "collection": "big"}))
+        .await;
+    let rss_kb = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let slow_closed = || async {
+        let text = s
+            .http
+            .get(format!("{}/metrics", s.base))
+            .header("x-api-key", SERVICE_KEY)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix("eddy_slow_consumers_closed_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+            >= 1.0
+    };
+    let before = rss_kb();
+    let blob = "z".repeat(16 * 1024);
+    let started = std::time::Instant::now();
+    let mut written = 0;
+    // Bounded: at most 3,000 writes (48 MB); the socket must be closed long before.
+    while written < 3000 {
+        for _ in 0..50 {
+            s.create("big", json!({"i": written, "blob": blob})).await;
+            written += 1;
+        }
+        if slow_closed().await {
+            break;
+        }
+    }
+    let took = started.elapsed();
+    let grew = rss_kb().saturating_sub(before);
+    eprintln!("stalled reader closed after {written} writes of 16 KiB in {took:?}; server RSS grew {grew} kB");
+    assert!(written < 3000, "the stalled reader was never closed");
+    assert!(
+        grew < (LIMIT as u64 / 1024) + 24 * 1024,
+        "server RSS grew {grew} kB with a {LIMIT}-byte queue limit"
+    );
+    // The socket ends with 4100 after what was queued before the limit.
+    let mut code = None;
+    while code.is_none() {
+        match tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut stalled.stream))
+            .await
+            .expect("closed in time")
+        {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => code = Some(f.map(|f| u16::from(f.code))),
+            Some(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    assert_eq!(code.flatten(), Some(4100));
+}
