@@ -45,31 +45,42 @@ pub fn unique_suffix() -> String {
 pub struct Target {
     pub base: String,
     pub key: String,
-    pub addr: SocketAddr,
-    pub host_header: String,
     /// Source addresses to spread client sockets over (empty: let the kernel pick).
     pub sources: Vec<IpAddr>,
     pub http: reqwest::Client,
+    /// Every node sockets connect to (address, Host header); the first is `--url`.
+    pub nodes: Vec<(SocketAddr, String)>,
+}
+
+/// A loopback `http://host:port` URL's address and Host header.
+async fn resolve(url: &str) -> Res<(SocketAddr, String)> {
+    let base = url.trim_end_matches('/');
+    let rest = base
+        .strip_prefix("http://")
+        .ok_or("--url must start with http:// (the bench speaks plain HTTP/WS over loopback)")?;
+    let hostport = rest.split('/').next().unwrap_or(rest).to_owned();
+    let full = if hostport.contains(':') {
+        hostport.clone()
+    } else {
+        format!("{hostport}:80")
+    };
+    let addr = tokio::net::lookup_host(full.as_str())
+        .await?
+        .find(|a| a.is_ipv4())
+        .ok_or("could not resolve --url host to an IPv4 address")?;
+    if !addr.ip().is_loopback() {
+        return Err(format!("refusing non-loopback target {addr}: the bench runs on loopback only").into());
+    }
+    Ok((addr, hostport))
 }
 
 impl Target {
-    pub async fn new(url: &str, key: &str, source_addrs: usize) -> Res<Target> {
+    pub async fn new(url: &str, also: &[String], key: &str, source_addrs: usize) -> Res<Target> {
         let base = url.trim_end_matches('/').to_owned();
-        let rest = base
-            .strip_prefix("http://")
-            .ok_or("--url must start with http:// (the bench speaks plain HTTP/WS over loopback)")?;
-        let hostport = rest.split('/').next().unwrap_or(rest).to_owned();
-        let hostport_full = if hostport.contains(':') {
-            hostport.clone()
-        } else {
-            format!("{hostport}:80")
-        };
-        let addr = tokio::net::lookup_host(hostport_full.as_str())
-            .await?
-            .find(|a| a.is_ipv4())
-            .ok_or("could not resolve --url host to an IPv4 address")?;
-        if !addr.ip().is_loopback() {
-            return Err(format!("refusing non-loopback target {addr}: the bench runs on loopback only").into());
+        let (addr, hostport) = resolve(url).await?;
+        let mut nodes = vec![(addr, hostport.clone())];
+        for u in also {
+            nodes.push(resolve(u).await?);
         }
         let sources = (0..source_addrs)
             .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8)))
@@ -79,19 +90,17 @@ impl Target {
             .pool_max_idle_per_host(1024)
             .timeout(Duration::from_secs(30))
             .build()?;
-        let host_header = hostport;
         Ok(Target {
             base,
             key: key.to_owned(),
-            addr,
-            host_header,
             sources,
             http,
+            nodes,
         })
     }
 
-    fn ws_url(&self) -> String {
-        format!("ws://{}/realtime?token={}", self.host_header, pct(&self.key))
+    fn ws_url(&self, host: &str) -> String {
+        format!("ws://{}/realtime?token={}", host, pct(&self.key))
     }
 
     /// An authorised request builder.
@@ -141,12 +150,13 @@ impl Target {
         if !self.sources.is_empty() {
             sock.bind(SocketAddr::new(self.sources[i % self.sources.len()], 0))?;
         }
-        let stream = sock.connect(self.addr).await?;
+        let (addr, host) = &self.nodes[i % self.nodes.len()];
+        let stream = sock.connect(*addr).await?;
         stream.set_nodelay(true)?;
         let cfg = WebSocketConfig::default()
             .read_buffer_size(read_buffer)
             .write_buffer_size(0);
-        let (ws, _) = tokio_tungstenite::client_async_with_config(self.ws_url(), stream, Some(cfg)).await?;
+        let (ws, _) = tokio_tungstenite::client_async_with_config(self.ws_url(host), stream, Some(cfg)).await?;
         Ok(ws)
     }
 }

@@ -29,6 +29,10 @@ pub struct Global {
     /// Base URL of the running server (must resolve to 127.0.0.0/8).
     #[arg(long, global = true, default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// More nodes of the same cluster (comma list of base URLs): client sockets are
+    /// spread round-robin over `--url` and these; REST calls go to `--url`.
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub also: Vec<String>,
     /// Service key (eddy_sk_…).
     #[arg(long, global = true, env = "EDDY_SERVICE_KEY", hide_env_values = true)]
     pub key: Option<String>,
@@ -123,7 +127,7 @@ fn main() {
         .expect("tokio runtime");
     let g = cli.global.clone();
     let code = rt.block_on(async move {
-        let target = match Target::new(&g.url, &key, g.source_addrs).await {
+        let target = match Target::new(&g.url, &g.also, &key, g.source_addrs).await {
             Ok(t) => Arc::new(t),
             Err(e) => {
                 eprintln!("eddy-bench: {e}");
