@@ -32,6 +32,7 @@ export const REALTIME_ERROR_CODES = [
   "payload_too_large",
   "limit_exceeded",
   "not_found",
+  "unavailable",
   "internal",
 ] as const;
 
