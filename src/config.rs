@@ -224,8 +224,8 @@ pub struct ServeArgs {
     pub request_timeout: Duration,
     /// Rooms, presence and publish across nodes: `memory` (one node), `postgres`,
     /// `redis://host:port[/db]` or `nats://host:port`.
-    #[arg(long, env = "EDDY_BROKER", default_value = "memory", value_parser = crate::broker::BrokerSpec::parse)]
-    pub broker: crate::broker::BrokerSpec,
+    #[arg(long, env = "EDDY_BROKER", default_value = "memory", value_parser = BrokerSpec::parse)]
+    pub broker: BrokerSpec,
     /// A node not heard from for this long is gone: its room members are removed.
     #[arg(long, env = "EDDY_PRESENCE_TTL", default_value = "10s", value_parser = humantime::parse_duration)]
     pub presence_ttl: Duration,
@@ -297,5 +297,94 @@ pub fn unset_empty_env() {
         .collect();
     for k in empty {
         std::env::remove_var(k);
+    }
+}
+
+/// Which broker, from `--broker`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerSpec {
+    /// One node; nothing crosses processes.
+    Memory,
+    /// The database Eddy already uses.
+    Postgres,
+    /// `redis://` or `rediss://` URL.
+    Redis(String),
+    /// `nats://` or `tls://` URL.
+    Nats(String),
+}
+
+impl BrokerSpec {
+    /// Parses `--broker`; the error names the problem.
+    pub fn parse(s: &str) -> Result<BrokerSpec, String> {
+        let s = s.trim();
+        let scheme_ok = |rest: &str| !rest.is_empty() && !rest.starts_with('/');
+        if s.is_empty() || s == "memory" {
+            return Ok(BrokerSpec::Memory);
+        }
+        if s == "postgres" || s == "postgresql" {
+            return Ok(BrokerSpec::Postgres);
+        }
+        if let Some(rest) = s.strip_prefix("redis://").or_else(|| s.strip_prefix("rediss://")) {
+            if !scheme_ok(rest) {
+                return Err(format!(
+                    "--broker {s:?}: a Redis URL needs a host, e.g. redis://127.0.0.1:6379/0"
+                ));
+            }
+            if s.starts_with("rediss://") {
+                return Err(
+                    "--broker rediss:// (Redis over TLS) is not supported by this build; use redis:// on a \
+                            private network or a TLS tunnel"
+                        .into(),
+                );
+            }
+            return ::redis::Client::open(s)
+                .map(|_| BrokerSpec::Redis(s.to_owned()))
+                .map_err(|e| format!("--broker {s:?}: {e}"));
+        }
+        if let Some(rest) = s.strip_prefix("nats://").or_else(|| s.strip_prefix("tls://")) {
+            if !scheme_ok(rest) {
+                return Err(format!(
+                    "--broker {s:?}: a NATS URL needs a host, e.g. nats://127.0.0.1:4222"
+                ));
+            }
+            return Ok(BrokerSpec::Nats(s.to_owned()));
+        }
+        Err(format!(
+            "--broker {s:?}: expected memory, postgres, redis://host:port[/db] or nats://host:port"
+        ))
+    }
+
+    /// The engine's name (readiness, logs).
+    pub fn name(&self) -> &'static str {
+        match self {
+            BrokerSpec::Memory => "memory",
+            BrokerSpec::Postgres => "postgres",
+            BrokerSpec::Redis(_) => "redis",
+            BrokerSpec::Nats(_) => "nats",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BrokerSpec;
+
+    #[test]
+    fn parses_broker_urls() {
+        assert_eq!(BrokerSpec::parse("memory"), Ok(BrokerSpec::Memory));
+        assert_eq!(BrokerSpec::parse(""), Ok(BrokerSpec::Memory));
+        assert_eq!(BrokerSpec::parse("postgres"), Ok(BrokerSpec::Postgres));
+        assert_eq!(
+            BrokerSpec::parse("redis://127.0.0.1:6379/2"),
+            Ok(BrokerSpec::Redis("redis://127.0.0.1:6379/2".into()))
+        );
+        assert_eq!(
+            BrokerSpec::parse("nats://u:p@127.0.0.1:4222"),
+            Ok(BrokerSpec::Nats("nats://u:p@127.0.0.1:4222".into()))
+        );
+        for bad in ["redis://", "nats://", "kafka://x", "redis", "redis://h:notaport"] {
+            let e = BrokerSpec::parse(bad).expect_err(bad);
+            assert!(e.contains("--broker"), "{bad}: {e}");
+        }
     }
 }

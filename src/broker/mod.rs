@@ -16,6 +16,7 @@ mod nats;
 mod postgres;
 mod redis;
 
+pub use crate::config::BrokerSpec;
 pub use bus::{BusMsg, Envelope, MemberRecord};
 
 use crate::hub::Hub;
@@ -33,71 +34,6 @@ use tokio_util::sync::CancellationToken;
 pub const OUTBOX: usize = 10_000;
 /// How long a publish may wait for the broker to accept it.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Which broker, from `--broker`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BrokerSpec {
-    /// One node; nothing crosses processes.
-    Memory,
-    /// The database Eddy already uses.
-    Postgres,
-    /// `redis://` or `rediss://` URL.
-    Redis(String),
-    /// `nats://` or `tls://` URL.
-    Nats(String),
-}
-
-impl BrokerSpec {
-    /// Parses `--broker`; the error names the problem.
-    pub fn parse(s: &str) -> Result<BrokerSpec, String> {
-        let s = s.trim();
-        let scheme_ok = |rest: &str| !rest.is_empty() && !rest.starts_with('/');
-        if s.is_empty() || s == "memory" {
-            return Ok(BrokerSpec::Memory);
-        }
-        if s == "postgres" || s == "postgresql" {
-            return Ok(BrokerSpec::Postgres);
-        }
-        if let Some(rest) = s.strip_prefix("redis://").or_else(|| s.strip_prefix("rediss://")) {
-            if !scheme_ok(rest) {
-                return Err(format!(
-                    "--broker {s:?}: a Redis URL needs a host, e.g. redis://127.0.0.1:6379/0"
-                ));
-            }
-            if s.starts_with("rediss://") {
-                return Err(
-                    "--broker rediss:// (Redis over TLS) is not supported by this build; use redis:// on a \
-                            private network or a TLS tunnel"
-                        .into(),
-                );
-            }
-            return ::redis::Client::open(s)
-                .map(|_| BrokerSpec::Redis(s.to_owned()))
-                .map_err(|e| format!("--broker {s:?}: {e}"));
-        }
-        if let Some(rest) = s.strip_prefix("nats://").or_else(|| s.strip_prefix("tls://")) {
-            if !scheme_ok(rest) {
-                return Err(format!(
-                    "--broker {s:?}: a NATS URL needs a host, e.g. nats://127.0.0.1:4222"
-                ));
-            }
-            return Ok(BrokerSpec::Nats(s.to_owned()));
-        }
-        Err(format!(
-            "--broker {s:?}: expected memory, postgres, redis://host:port[/db] or nats://host:port"
-        ))
-    }
-
-    /// The engine's name (readiness, logs).
-    pub fn name(&self) -> &'static str {
-        match self {
-            BrokerSpec::Memory => "memory",
-            BrokerSpec::Postgres => "postgres",
-            BrokerSpec::Redis(_) => "redis",
-            BrokerSpec::Nats(_) => "nats",
-        }
-    }
-}
 
 /// Why a publish was refused.
 #[derive(Debug, thiserror::Error)]
@@ -399,26 +335,3 @@ pub(crate) async fn next_batch(rx: &mut mpsc::Receiver<Outgoing>, max: usize) ->
     Some(batch)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::BrokerSpec;
-
-    #[test]
-    fn parses_broker_urls() {
-        assert_eq!(BrokerSpec::parse("memory"), Ok(BrokerSpec::Memory));
-        assert_eq!(BrokerSpec::parse(""), Ok(BrokerSpec::Memory));
-        assert_eq!(BrokerSpec::parse("postgres"), Ok(BrokerSpec::Postgres));
-        assert_eq!(
-            BrokerSpec::parse("redis://127.0.0.1:6379/2"),
-            Ok(BrokerSpec::Redis("redis://127.0.0.1:6379/2".into()))
-        );
-        assert_eq!(
-            BrokerSpec::parse("nats://u:p@127.0.0.1:4222"),
-            Ok(BrokerSpec::Nats("nats://u:p@127.0.0.1:4222".into()))
-        );
-        for bad in ["redis://", "nats://", "kafka://x", "redis", "redis://h:notaport"] {
-            let e = BrokerSpec::parse(bad).expect_err(bad);
-            assert!(e.contains("--broker"), "{bad}: {e}");
-        }
-    }
-}
