@@ -9,7 +9,7 @@ mod list;
 mod rooms;
 
 pub use changes::{
-    changes_after, head_seq, prune, pruned_through, sequence_pending, snapshot, Change, ChangeOp, Snapshot,
+    changes_after, head_seq, prune, pruned_through, sequence_pending, snapshot, Change, ChangeOp, Numbered, Snapshot,
 };
 pub use collections::{
     collection_rules, delete_collection, get_collection, list_collections, load_collections, put_collection,
