@@ -7,6 +7,7 @@ use crate::auth::{Authenticator, CollectionRules, JwtVerifier, KeyKind, KeyStore
 use crate::config::ServeArgs;
 use crate::hub::Hub;
 pub use crate::state::AppState;
+use crate::state::CreateGroup;
 use crate::store::ReloadHint;
 use crate::{feed, http, sse, store, ws};
 use anyhow::Context;
@@ -79,6 +80,8 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
     let hub = Hub::new(access.rules().clone());
     feed::reload(&pool, &hub, &access, ReloadHint::All).await;
     hub.set_head(store::head_seq(&pool).await?);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let creates = CreateGroup::start(pool.clone(), wake.clone());
     Ok(AppState {
         pool,
         hub,
@@ -88,7 +91,8 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
         tracker: TaskTracker::new(),
         metrics: metrics_handle(),
         slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
-        wake: Arc::new(tokio::sync::Notify::new()),
+        wake,
+        creates,
     })
 }
 

@@ -125,19 +125,16 @@ pub async fn create(
     let owner = create_owner(&who, body.owner)?;
     let data = object(body.data)?;
     let id = body.id.unwrap_or_else(Uuid::new_v4);
-    let doc = state
-        .write(store::insert_document(
-            &state.pool,
-            &collection,
-            id,
-            &data,
-            owner.as_deref(),
-        ))
-        .await
-        .map_err(|e| match e {
-            store::StoreError::Conflict => ApiError::Conflict(format!("document {id} already exists")),
-            e => e.into(),
-        })?;
+    let new = store::NewDocument {
+        collection,
+        id,
+        data,
+        owner,
+    };
+    let doc = state.creates.create(new).await.map_err(|e| match e {
+        store::StoreError::Conflict => ApiError::Conflict(format!("document {id} already exists")),
+        e => e.into(),
+    })?;
     Ok((StatusCode::CREATED, Json(doc)))
 }
 

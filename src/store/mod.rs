@@ -16,8 +16,8 @@ pub use collections::{
     CollectionInfo,
 };
 pub use documents::{
-    delete_document, get_document, insert_document, insert_documents, lock_document, merge_patch, update_document,
-    Document,
+    delete_document, get_document, insert_document, insert_documents, insert_documents_skipping_existing,
+    lock_document, merge_patch, update_document, Document, NewDocument,
 };
 pub use keys::{active_keys, create_key, list_keys, revoke_key, KeyInfo};
 pub use list::{build_list_query, list_documents, ListQuery, Page};

@@ -11,3 +11,4 @@ mod parity;
 mod realtime;
 mod rooms;
 mod transport;
+mod writes;
