@@ -1,5 +1,6 @@
-//! Fault test: the PostgreSQL server under Eddy is stopped and started again,
-//! twice, while documents are being written and three subscribers are live.
+//! Fault tests: the PostgreSQL server under Eddy is stopped (or killed with
+//! SIGKILL, so that it runs crash recovery) and started again, twice, while
+//! documents are being written and three subscribers are live.
 //!
 //! The test runs its own private PostgreSQL cluster (initdb + pg_ctl from
 //! `/usr/lib/postgresql/<latest>/bin`, as the `postgres` OS user when running
@@ -197,9 +198,60 @@ impl PgCluster {
         .await;
     }
 
+    /// Crashes the cluster: SIGKILL to the postmaster, then to every process it
+    /// had started, and waits (bounded) until all of them have exited. Nothing is
+    /// shut down cleanly, so the next start runs crash recovery from the WAL.
+    async fn kill(&self) {
+        let pid_file = std::fs::read_to_string(self.data().join("postmaster.pid")).expect("postmaster.pid");
+        let postmaster: u32 = pid_file
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("postmaster pid");
+        let mut victims = vec![postmaster];
+        victims.extend(children_of(postmaster));
+        // One kill(1) for all, the postmaster first, so that it cannot start new
+        // backends or recover and the backends get no time to exit on their own.
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .args(victims.iter().map(u32::to_string))
+            .status();
+        let deadline = Instant::now() + PG_CMD_TIMEOUT;
+        while victims.iter().any(|p| alive(*p)) {
+            assert!(Instant::now() < deadline, "PostgreSQL processes survived SIGKILL");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // A killed postmaster may stay a zombie (when nothing reaps orphans, as in
+        // some containers), and a zombie's pid in the lock file blocks the next
+        // start. Every process of the cluster has exited, so the file is stale.
+        let _ = std::fs::remove_file(self.data().join("postmaster.pid"));
+    }
+
     fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
+}
+
+/// Processes whose parent is `parent` (from /proc).
+fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| stat_field(*pid, 1).as_deref() == Some(&parent.to_string()))
+        .collect()
+}
+
+/// Field `n` after the command name in /proc/PID/stat (0 = state, 1 = ppid).
+fn stat_field(pid: u32, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(n).map(str::to_owned)
+}
+
+/// Whether a process still runs (a zombie has exited and released its memory).
+fn alive(pid: u32) -> bool {
+    stat_field(pid, 0).is_some_and(|state| state != "Z" && state != "X")
 }
 
 impl Drop for PgCluster {
@@ -340,6 +392,26 @@ async fn wait_for_progress(done: &AtomicUsize, at: usize) {
 /// PostgreSQL stopped (fast shutdown) for 1.5 s and started again, twice, during 300 writes: each of 3 resuming subscribers gets every document exactly once in increasing seq order, and Eddy becomes ready again by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarted_during_writes() {
+    outages_during_writes(Outage::Stop).await;
+}
+
+/// The same with PostgreSQL killed (SIGKILL, crash recovery on start) instead of
+/// stopped: no resumed cursor skips or repeats a change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_during_writes() {
+    outages_during_writes(Outage::Kill).await;
+}
+
+/// How PostgreSQL goes down.
+#[derive(Clone, Copy, Debug)]
+enum Outage {
+    /// `pg_ctl stop -m fast`.
+    Stop,
+    /// SIGKILL to every process of the cluster.
+    Kill,
+}
+
+async fn outages_during_writes(how: Outage) {
     let started = Instant::now();
     let pg = PgCluster::create().await;
     let s = Server::start_on(pg.url("eddy"), &[]).await;
@@ -363,19 +435,29 @@ async fn postgres_restarted_during_writes() {
         wait_for_progress(&done, at).await;
         let before = done.load(Ordering::SeqCst);
         assert!(before < DOCS, "the writer finished before the outage");
-        pg.stop().await;
+        match how {
+            Outage::Stop => pg.stop().await,
+            Outage::Kill => pg.kill().await,
+        }
         let down = Instant::now();
         outage_tx.send_modify(|n| *n += 1);
         during.push(ready_status(&s.http, &s.base, Duration::from_millis(1000)).await);
         tokio::time::sleep(OUTAGE.saturating_sub(down.elapsed())).await;
         pg.start().await;
         eprintln!(
-            "outage at {before} of {DOCS} writes: PostgreSQL down {:?}, /readyz during it: {:?}",
+            "{how:?} at {before} of {DOCS} writes: PostgreSQL down {:?}, /readyz during it: {:?}",
             down.elapsed(),
             during.last()
         );
     }
 
+    if let Outage::Kill = how {
+        let log = std::fs::read_to_string(pg.dir.join("server.log")).unwrap_or_default();
+        assert!(
+            log.contains("automatic recovery in progress"),
+            "PostgreSQL did not run crash recovery:\n{log}"
+        );
+    }
     tokio::time::timeout(Duration::from_secs(120), writer)
         .await
         .expect("writer finished in time")
