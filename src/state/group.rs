@@ -1,20 +1,24 @@
 //! Group commit for single-document creates: concurrent `POST …/documents`
-//! requests are written by one task, all that are queued at once in one
-//! statement (one transaction, one WAL flush), and each request gets its own
-//! result. An idle server writes a lone request at once: the task never waits
-//! on a timer for company.
+//! requests are written in rounds, all that are queued when a round starts in
+//! one statement (one transaction, one WAL flush), and each request gets its own
+//! result. An idle server writes a lone request at once: a writer never waits on
+//! a timer for company.
 
 use crate::store::{self, Document, StoreError};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 use uuid::Uuid;
 
 /// Most requests written in one round (the size of the largest batch request).
 const MAX_ROUND: usize = 1000;
 /// Requests that may wait for the writer before senders are held back.
 const QUEUE: usize = 4096;
+/// Rounds in flight at once: while one waits for its commit's WAL flush, the
+/// next one collects what arrived meanwhile and is written (PostgreSQL flushes
+/// concurrent commits together).
+const WRITERS: usize = 2;
 
 /// One queued create.
 struct Job {
@@ -29,10 +33,13 @@ pub struct CreateGroup {
 }
 
 impl CreateGroup {
-    /// Starts the writer task; it ends when the last handle is dropped.
+    /// Starts the writer tasks; they end when the last handle is dropped.
     pub fn start(pool: PgPool, wake: Arc<Notify>) -> CreateGroup {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, wake, rx));
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..WRITERS {
+            tokio::spawn(run(pool.clone(), wake.clone(), rx.clone()));
+        }
         CreateGroup { tx }
     }
 
@@ -49,9 +56,10 @@ impl CreateGroup {
     }
 }
 
-async fn run(pool: PgPool, wake: Arc<Notify>, mut rx: mpsc::Receiver<Job>) {
+async fn run(pool: PgPool, wake: Arc<Notify>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
     let mut jobs = Vec::with_capacity(MAX_ROUND);
-    while rx.recv_many(&mut jobs, MAX_ROUND).await > 0 {
+    // The lock is held only while taking a round, not while writing it.
+    while rx.lock().await.recv_many(&mut jobs, MAX_ROUND).await > 0 {
         metrics::histogram!("eddy_create_round_size").record(jobs.len() as f64);
         let (news, replies): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| (j.new, j.reply)).unzip();
         let results = write(&pool, &news).await;
