@@ -222,9 +222,11 @@ impl PgCluster {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // A killed postmaster may stay a zombie (when nothing reaps orphans, as in
-        // some containers), and a zombie's pid in the lock file blocks the next
-        // start. Every process of the cluster has exited, so the file is stale.
+        // some containers), and its pid in the data directory's or the socket's
+        // lock file then blocks the next start. Every process of the cluster has
+        // exited, so both files are stale.
         let _ = std::fs::remove_file(self.data().join("postmaster.pid"));
+        let _ = std::fs::remove_file(format!("/tmp/.s.PGSQL.{}.lock", self.port));
     }
 
     fn url(&self, db: &str) -> String {
