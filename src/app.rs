@@ -8,6 +8,7 @@ use crate::broker::Broker;
 use crate::config::ServeArgs;
 use crate::hub::Hub;
 pub use crate::state::AppState;
+use crate::state::CreateGroup;
 use crate::store::ReloadHint;
 use crate::{accounts, feed, http, sse, store, ws};
 use anyhow::Context;
@@ -80,6 +81,8 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
     feed::reload(&pool, &hub, &access, ReloadHint::All).await;
     crate::hints::service_key(&pool, config.service_key.is_some()).await;
     hub.set_head(store::head_seq(&pool).await?);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let creates = CreateGroup::start(pool.clone(), wake.clone());
     let shutdown = CancellationToken::new();
     // An unreachable broker does not stop the start: the node is not ready
     // (`/readyz`) and keeps reconnecting.
@@ -100,7 +103,8 @@ pub async fn build(config: ServeArgs) -> anyhow::Result<AppState> {
         tracker: TaskTracker::new(),
         metrics: metrics_handle(),
         slots: Arc::new(tokio::sync::Semaphore::new(config_slots)),
-        wake: Arc::new(tokio::sync::Notify::new()),
+        wake,
+        creates,
     })
 }
 

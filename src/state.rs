@@ -14,6 +14,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+mod group;
+
+pub use group::CreateGroup;
+
 /// Everything request handlers and sessions share; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -37,6 +41,8 @@ pub struct AppState {
     pub slots: Arc<tokio::sync::Semaphore>,
     /// Wakes this process's feed after our own writes commit (they send no NOTIFY).
     pub wake: Arc<Notify>,
+    /// Group commit for single-document creates (wakes the feed itself).
+    pub creates: CreateGroup,
 }
 
 impl AppState {

@@ -1,5 +1,6 @@
-//! Fault test: the PostgreSQL server under Eddy is stopped and started again,
-//! twice, while documents are being written and three subscribers are live.
+//! Fault tests: the PostgreSQL server under Eddy is stopped (or killed with
+//! SIGKILL, so that it runs crash recovery) and started again, twice, while
+//! documents are being written and three subscribers are live.
 //!
 //! The test runs its own private PostgreSQL cluster (initdb + pg_ctl from
 //! `/usr/lib/postgresql/<latest>/bin`, as the `postgres` OS user when running
@@ -148,6 +149,26 @@ async fn wait_for_progress(done: &AtomicUsize, at: usize) {
 /// PostgreSQL stopped (fast shutdown) for 1.5 s and started again, twice, during 300 writes: each of 3 resuming subscribers gets every document exactly once in increasing seq order, and Eddy becomes ready again by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarted_during_writes() {
+    outages_during_writes(Outage::Stop).await;
+}
+
+/// The same with PostgreSQL killed (SIGKILL, crash recovery on start) instead of
+/// stopped: no resumed cursor skips or repeats a change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_during_writes() {
+    outages_during_writes(Outage::Kill).await;
+}
+
+/// How PostgreSQL goes down.
+#[derive(Clone, Copy, Debug)]
+enum Outage {
+    /// `pg_ctl stop -m fast`.
+    Stop,
+    /// SIGKILL to every process of the cluster.
+    Kill,
+}
+
+async fn outages_during_writes(how: Outage) {
     let started = Instant::now();
     let pg = PgCluster::create().await;
     let s = Server::start_on(pg.url("eddy"), &[]).await;
@@ -171,19 +192,29 @@ async fn postgres_restarted_during_writes() {
         wait_for_progress(&done, at).await;
         let before = done.load(Ordering::SeqCst);
         assert!(before < DOCS, "the writer finished before the outage");
-        pg.stop().await;
+        match how {
+            Outage::Stop => pg.stop().await,
+            Outage::Kill => pg.kill().await,
+        }
         let down = Instant::now();
         outage_tx.send_modify(|n| *n += 1);
         during.push(ready_status(&s.http, &s.base, Duration::from_millis(1000)).await);
         tokio::time::sleep(OUTAGE.saturating_sub(down.elapsed())).await;
         pg.start().await;
         eprintln!(
-            "outage at {before} of {DOCS} writes: PostgreSQL down {:?}, /readyz during it: {:?}",
+            "{how:?} at {before} of {DOCS} writes: PostgreSQL down {:?}, /readyz during it: {:?}",
             down.elapsed(),
             during.last()
         );
     }
 
+    if let Outage::Kill = how {
+        let log = pg.server_log();
+        assert!(
+            log.contains("automatic recovery in progress"),
+            "PostgreSQL did not run crash recovery:\n{log}"
+        );
+    }
     tokio::time::timeout(Duration::from_secs(120), writer)
         .await
         .expect("writer finished in time")

@@ -6,7 +6,10 @@
 //! lost LISTEN connection delays events but never loses them.
 //!
 //! Before reading, the feed numbers committed changes that have no seq yet
-//! (`store::sequence_pending`); any server on the database may do this.
+//! (`store::sequence_pending`); any server on the database may do this. The
+//! numbering returns the changes it numbered, so the usual path from a commit to
+//! dispatch is one round trip; the sequencer's NOTIFY (for other servers) is
+//! ignored by the feed that sent it.
 
 mod replay;
 
@@ -40,6 +43,9 @@ pub async fn run(
     let mut last = hub.head();
     let mut listener: Option<PgListener> = None;
     let mut failures = 0u32;
+    // The payload of our sequencer's NOTIFY: only other servers need that wake-up.
+    let server = uuid::Uuid::new_v4().simple().to_string();
+    let mut own_wake_only = false;
     loop {
         if listener.is_none() {
             match listen(&pool).await {
@@ -51,7 +57,12 @@ pub async fn run(
                 Err(e) => tracing::warn!(error = %e, "feed: cannot LISTEN; polling"),
             }
         }
-        match catch_up(&pool, &hub, &access, &mut last).await {
+        let result = if std::mem::take(&mut own_wake_only) {
+            Ok(())
+        } else {
+            catch_up(&pool, &hub, &access, &server, &mut last).await
+        };
+        match result {
             Ok(()) => failures = 0,
             Err(e) => {
                 failures += 1;
@@ -86,6 +97,10 @@ pub async fn run(
                 for n in hints.iter().filter(|n| n.channel() == CONFIG_CHANNEL) {
                     reload(&pool, &hub, &access, ReloadHint::parse(n.payload())).await;
                 }
+                // Our own sequencer's notification: its changes were dispatched already.
+                own_wake_only = hints
+                    .iter()
+                    .all(|n| n.channel() == CHANGES_CHANNEL && n.payload() == server);
             }
             // Connection lost: the next try_recv reconnects; the loop catches up first,
             // and configuration hints sent meanwhile (e.g. a key revocation) are re-read.
@@ -109,27 +124,68 @@ async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 }
 
 /// Numbers pending changes, then dispatches every change after `last`, advancing it.
-async fn catch_up(pool: &PgPool, hub: &Hub, access: &Access, last: &mut i64) -> Result<(), store::StoreError> {
-    while store::sequence_pending(pool, SEQUENCE_BATCH).await? == SEQUENCE_BATCH as u64 {}
+///
+/// When this server's own sequencer numbered the changes right after `last`,
+/// they are dispatched as returned, without reading them back; otherwise (other
+/// servers numbered some, a wake-up with nothing to number, a restart) the log
+/// is read from `last`.
+async fn catch_up(
+    pool: &PgPool,
+    hub: &Hub,
+    access: &Access,
+    server: &str,
+    last: &mut i64,
+) -> Result<(), store::StoreError> {
+    loop {
+        let numbered = store::sequence_pending(pool, SEQUENCE_BATCH, server).await?;
+        let more = numbered.changes.len() as i64 == SEQUENCE_BATCH;
+        if numbered.after == Some(*last) {
+            deliver(pool, hub, access, &numbered.changes, last).await?;
+        } else {
+            read_log(pool, hub, access, last).await?;
+        }
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+/// Dispatches every change after `last` from the log, in batches.
+async fn read_log(pool: &PgPool, hub: &Hub, access: &Access, last: &mut i64) -> Result<(), store::StoreError> {
     loop {
         let batch = store::changes_after(pool, *last, None, None, BATCH).await?;
-        let Some(end) = batch.last().map(|c| c.seq) else {
+        if batch.is_empty() {
             return Ok(());
-        };
-        if !access.rules().knows_all(batch.iter().map(|c| c.collection.as_str())) {
-            let read_at = access.rules().generation();
-            access
-                .rules()
-                .replace_all(store::load_collections(pool).await?, read_at);
         }
-        let loaded = hub.dispatch(&batch);
-        *last = end;
-        let _ = pause_for(&loaded).await;
-        metrics::gauge!("eddy_feed_seq").set(end as f64);
+        deliver(pool, hub, access, &batch, last).await?;
         if (batch.len() as i64) < BATCH {
             return Ok(());
         }
     }
+}
+
+/// Hands one ordered batch to the hub and advances `last` past it.
+async fn deliver(
+    pool: &PgPool,
+    hub: &Hub,
+    access: &Access,
+    batch: &[store::Change],
+    last: &mut i64,
+) -> Result<(), store::StoreError> {
+    let Some(end) = batch.last().map(|c| c.seq) else {
+        return Ok(());
+    };
+    if !access.rules().knows_all(batch.iter().map(|c| c.collection.as_str())) {
+        let read_at = access.rules().generation();
+        access
+            .rules()
+            .replace_all(store::load_collections(pool).await?, read_at);
+    }
+    let loaded = hub.dispatch(batch);
+    *last = end;
+    let _ = pause_for(&loaded).await;
+    metrics::gauge!("eddy_feed_seq").set(end as f64);
+    Ok(())
 }
 
 /// Longest the feed waits per batch for loaded queues to drain.

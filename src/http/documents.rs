@@ -84,7 +84,22 @@ fn object(data: Value) -> Result<Value, ApiError> {
             "data is nested deeper than {MAX_JSON_DEPTH} levels"
         )));
     }
+    if has_nul(&data) {
+        // PostgreSQL's jsonb cannot store U+0000; refuse it here rather than fail in the database.
+        return Err(ApiError::Unprocessable(
+            "data contains the character U+0000 (\\u0000), which cannot be stored".into(),
+        ));
+    }
     Ok(data)
+}
+
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 /// `POST …/documents` body.
@@ -140,19 +155,16 @@ pub async fn create(
     let owner = create_owner(&who, body.owner)?;
     let data = object(body.data)?;
     let id = body.id.unwrap_or_else(Uuid::new_v4);
-    let doc = state
-        .write(store::insert_document(
-            &state.pool,
-            &collection,
-            id,
-            &data,
-            owner.as_deref(),
-        ))
-        .await
-        .map_err(|e| match e {
-            store::StoreError::Conflict => ApiError::Conflict(format!("document {id} already exists")),
-            e => e.into(),
-        })?;
+    let new = store::NewDocument {
+        collection,
+        id,
+        data,
+        owner,
+    };
+    let doc = state.creates.create(new).await.map_err(|e| match e {
+        store::StoreError::Conflict => ApiError::Conflict(format!("document {id} already exists")),
+        e => e.into(),
+    })?;
     Ok((StatusCode::CREATED, Json(doc)))
 }
 

@@ -132,63 +132,43 @@ pub async fn pruned_through(db: impl PgExecutor<'_>) -> Result<i64, StoreError> 
         .await?)
 }
 
-/// Numbers committed changes that have no seq yet, in insertion order; returns
-/// how many were numbered. Sequencers (one per server) take turns on the
+/// Changes one sequencer round numbered, ready to dispatch.
+#[derive(Debug, Default)]
+pub struct Numbered {
+    /// `last_seq` before the round (the changes are `after + 1`, `after + 2`, ...);
+    /// `None` when nothing was numbered.
+    pub after: Option<i64>,
+    /// The numbered changes in seq order.
+    pub changes: Vec<Change>,
+}
+
+#[derive(sqlx::FromRow)]
+struct NumberedRow {
+    base: i64,
+    #[sqlx(flatten)]
+    change: ChangeRow,
+}
+
+/// Numbers committed changes that have no seq yet, in insertion order, and
+/// returns them (at most `batch`). Sequencers (one per server) take turns on the
 /// `feed_state` row lock, which is held until the numbering commits, so a
 /// higher seq never becomes visible before a lower one.
 ///
-/// Only rows written by transactions not older than `sequenced_xmin` are
-/// looked at: every older transaction had finished, and was therefore visible,
-/// when an earlier round completed.
-pub async fn sequence_pending(pool: &PgPool, batch: i64) -> Result<u64, StoreError> {
-    let pending: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM changes WHERE seq IS NULL
-                        AND xid >= (SELECT sequenced_xmin FROM feed_state))",
-    )
-    .fetch_one(pool)
-    .await?;
-    if !pending {
-        return Ok(0);
-    }
-    let mut tx = pool.begin().await?;
-    // A statement of its own: the next one takes its snapshot after the lock is granted.
-    let last: i64 = sqlx::query_scalar("SELECT last_seq FROM feed_state FOR UPDATE")
-        .fetch_one(&mut *tx)
+/// One autocommitted call of `eddy_sequence` (migration 0002): the rows come
+/// back only after the numbering has committed. Only rows written by
+/// transactions not older than `sequenced_xmin` are looked at: every older
+/// transaction had finished, and was therefore visible, when an earlier round
+/// completed. `server` is the payload of the NOTIFY that wakes other servers.
+pub async fn sequence_pending(pool: &PgPool, batch: i64, server: &str) -> Result<Numbered, StoreError> {
+    let rows = sqlx::query_as::<_, NumberedRow>("SELECT * FROM eddy_sequence($1, $2)")
+        .bind(batch)
+        .bind(server)
+        .fetch_all(pool)
         .await?;
-    let (top, count, horizon): (Option<i64>, i64, String) = sqlx::query_as(
-        "WITH todo AS (
-             SELECT id, row_number() OVER (ORDER BY id) AS rn FROM changes
-             WHERE seq IS NULL AND xid >= (SELECT sequenced_xmin FROM feed_state)
-             ORDER BY id LIMIT $2
-         ), done AS (
-             UPDATE changes c SET seq = $1 + todo.rn FROM todo WHERE c.id = todo.id AND c.seq IS NULL RETURNING c.seq
-         )
-         SELECT (SELECT max(seq) FROM done), (SELECT count(*) FROM done),
-                pg_snapshot_xmin(pg_current_snapshot())::text",
-    )
-    .bind(last)
-    .bind(batch)
-    .fetch_one(&mut *tx)
-    .await?;
-    // The horizon may only move when every visible pending row was numbered.
-    sqlx::query(
-        "UPDATE feed_state SET last_seq = GREATEST(last_seq, $1),
-             sequenced_xmin = CASE WHEN $2 THEN $3::xid8 ELSE sequenced_xmin END",
-    )
-    .bind(top.unwrap_or(last))
-    .bind(count < batch)
-    .bind(&horizon)
-    .execute(&mut *tx)
-    .await?;
-    if top.is_some() {
-        // Wakes the feeds of every server on this database, once per batch.
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(super::CHANGES_CHANNEL)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(count as u64)
+    Ok(Numbered {
+        after: rows.first().map(|r| r.base),
+        changes: rows.into_iter().map(|r| Change::from(r.change)).collect(),
+    })
 }
 
 /// Deletes changes older than `retention`; returns how many were removed.

@@ -98,6 +98,46 @@ pub async fn insert_documents(
     Ok(docs)
 }
 
+/// A document to insert (one request of a group commit).
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    /// Collection name.
+    pub collection: String,
+    /// Document id.
+    pub id: Uuid,
+    /// The JSON object.
+    pub data: Value,
+    /// Owner.
+    pub owner: Option<String>,
+}
+
+/// Inserts documents of any collections with one statement, skipping (not
+/// failing on) those whose id exists; returns the inserted ones, in no order.
+/// Rows are inserted in input order, so of two with one id the first wins.
+pub async fn insert_documents_skipping_existing(
+    db: impl PgExecutor<'_>,
+    rows: &[NewDocument],
+) -> Result<Vec<Document>, StoreError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let colls: Vec<&str> = rows.iter().map(|r| r.collection.as_str()).collect();
+    let data: Vec<&Value> = rows.iter().map(|r| &r.data).collect();
+    let owners: Vec<Option<&str>> = rows.iter().map(|r| r.owner.as_deref()).collect();
+    Ok(sqlx::query_as::<_, Document>(&format!(
+        "INSERT INTO documents (id, collection, data, owner)
+         SELECT i, c, d, o FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[])
+             WITH ORDINALITY AS t(i, c, d, o, n)
+         ORDER BY n
+         ON CONFLICT DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
+    .bind(&ids)
+    .bind(&colls)
+    .bind(&data)
+    .bind(&owners)
+    .fetch_all(db)
+    .await?)
+}
+
 /// Reads one document.
 pub async fn get_document(db: impl PgExecutor<'_>, collection: &str, id: Uuid) -> Result<Document, StoreError> {
     sqlx::query_as::<_, Document>(&format!(

@@ -14,15 +14,15 @@ pub mod users;
 pub use bus::{bus_message, notify_many, notify_stored, prune_bus_messages};
 pub use changes::{
     change_at, changes_after, head_seq, latest_change, prune, pruned_through, sequence_pending, snapshot, Change,
-    ChangeOp, Snapshot,
+    ChangeOp, Numbered, Snapshot,
 };
 pub use collections::{
     collection_rules, delete_collection, get_collection, list_collections, load_collections, put_collection,
     CollectionInfo,
 };
 pub use documents::{
-    delete_document, get_document, insert_document, insert_documents, lock_document, merge_patch, update_document,
-    Document,
+    delete_document, get_document, insert_document, insert_documents, insert_documents_skipping_existing,
+    lock_document, merge_patch, update_document, Document, NewDocument,
 };
 pub use keys::{active_keys, create_key, list_keys, revoke_key, KeyInfo};
 pub use list::{build_list_query, list_documents, ListQuery, Page};

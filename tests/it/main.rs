@@ -18,3 +18,4 @@ mod realtime;
 mod refusals;
 mod rooms;
 mod transport;
+mod writes;

@@ -231,6 +231,42 @@ impl PgCluster {
         .await;
     }
 
+    /// Crashes the cluster: SIGKILL to the postmaster, then to every process it
+    /// had started, and waits (bounded) until all of them have exited. Nothing is
+    /// shut down cleanly, so the next start runs crash recovery from the WAL.
+    pub async fn kill(&self) {
+        let pid_file = std::fs::read_to_string(self.data().join("postmaster.pid")).expect("postmaster.pid");
+        let postmaster: u32 = pid_file
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("postmaster pid");
+        let mut victims = vec![postmaster];
+        victims.extend(children_of(postmaster));
+        // One kill(1) for all, the postmaster first, so that it cannot start new
+        // backends or recover and the backends get no time to exit on their own.
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .args(victims.iter().map(u32::to_string))
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while victims.iter().any(|p| alive(*p)) {
+            assert!(std::time::Instant::now() < deadline, "PostgreSQL processes survived SIGKILL");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // A killed postmaster may stay a zombie (when nothing reaps orphans, as in
+        // some containers), and its pid in the data directory's or the socket's
+        // lock file then blocks the next start. Every process of the cluster has
+        // exited, so both files are stale.
+        let _ = std::fs::remove_file(self.data().join("postmaster.pid"));
+        let _ = std::fs::remove_file(format!("/tmp/.s.PGSQL.{}.lock", self.port));
+    }
+
+    /// The server's log so far.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
     /// A URL for database `db` on 127.0.0.1.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
@@ -249,4 +285,26 @@ impl Drop for PgCluster {
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Processes whose parent is `parent` (from /proc).
+fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| stat_field(*pid, 1).as_deref() == Some(&parent.to_string()))
+        .collect()
+}
+
+/// Field `n` after the command name in /proc/PID/stat (0 = state, 1 = ppid).
+fn stat_field(pid: u32, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(n).map(str::to_owned)
+}
+
+/// Whether a process still runs (a zombie has exited and released its memory).
+fn alive(pid: u32) -> bool {
+    stat_field(pid, 0).is_some_and(|state| state != "Z" && state != "X")
 }
