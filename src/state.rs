@@ -7,7 +7,6 @@ use crate::config::ServeArgs;
 use crate::hub::Hub;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
-use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -52,15 +51,6 @@ impl AppState {
             tx: self.pool.begin().await?,
             wake: self.wake.clone(),
         })
-    }
-
-    /// Runs one autocommitted document write and wakes the feed after it.
-    pub async fn write<T, E>(&self, statement: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-        let r = statement.await;
-        if r.is_ok() {
-            self.wake.notify_one();
-        }
-        r
     }
 }
 
