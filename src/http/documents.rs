@@ -88,8 +88,9 @@ fn object(data: Value) -> Result<Value, ApiError> {
 }
 
 /// `POST …/documents` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateBody {
+    #[schema(value_type = Object)]
     data: Value,
     #[serde(default)]
     id: Option<Uuid>,
@@ -98,11 +99,13 @@ pub struct CreateBody {
 }
 
 /// `PATCH`/`PUT` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct WriteBody {
+    #[schema(value_type = Object)]
     data: Value,
     /// Only to refuse it: the owner is set on create.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     owner: Option<Value>,
 }
 
@@ -353,12 +356,13 @@ pub async fn list(
 }
 
 /// One batch operation.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum BatchOp {
     /// Create a document.
     Create {
         /// Data.
+        #[schema(value_type = Object)]
         data: Value,
         /// Optional id.
         #[serde(default)]
@@ -372,12 +376,14 @@ pub enum BatchOp {
         /// Document id.
         id: Uuid,
         /// Patch.
+        #[schema(value_type = Object)]
         data: Value,
         /// Expected version.
         #[serde(default)]
         if_match: Option<i64>,
         /// Refused (see `refuse_owner`).
         #[serde(default)]
+        #[schema(value_type = Option<String>)]
         owner: Option<Value>,
     },
     /// Replace a document's data.
@@ -385,12 +391,14 @@ pub enum BatchOp {
         /// Document id.
         id: Uuid,
         /// New data.
+        #[schema(value_type = Object)]
         data: Value,
         /// Expected version.
         #[serde(default)]
         if_match: Option<i64>,
         /// Refused (see `refuse_owner`).
         #[serde(default)]
+        #[schema(value_type = Option<String>)]
         owner: Option<Value>,
     },
     /// Delete a document.
@@ -404,7 +412,7 @@ pub enum BatchOp {
 }
 
 /// Batch body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BatchBody {
     operations: Vec<BatchOp>,
 }

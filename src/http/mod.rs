@@ -68,6 +68,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/v1/explain", post(explain::explain_delivery))
         .route("/v1/console/stats", get(operator::stats))
         .merge(console::routes())
+        .merge(openapi::ui::routes())
 }
 
 /// Finishes a router: JSON fallbacks, body limit, CORS, state.

@@ -148,14 +148,10 @@ pub type Identify = Box<dyn Fn(&str) -> Option<Identity> + Send + Sync>;
 
 /// The limiter configured by `--rest-rate-limit`/`--rest-rate-burst` (None: off).
 pub fn limiter(state: &AppState) -> Option<Arc<RestLimiter>> {
-    RestLimiter::new(
-        state.config.rest_rate_limit,
-        state.config.rest_rate_burst,
-        {
-            let access = state.access.clone();
-            Box::new(move |t: &str| access.authenticate(t).ok())
-        },
-    )
+    RestLimiter::new(state.config.rest_rate_limit, state.config.rest_rate_burst, {
+        let access = state.access.clone();
+        Box::new(move |t: &str| access.authenticate(t).ok())
+    })
 }
 
 #[cfg(test)]
