@@ -2,7 +2,7 @@
 # Rooms across nodes: one node with the memory broker, then three nodes with each
 # broker (postgres, redis, nats), clients spread over the nodes. Not part of the
 # test suite. Needs release builds:  cargo build --release -p eddy -p eddy-bench
-# Usage: scripts/bench-cluster.sh [CLIENTS] [SECONDS]   (defaults 3000, 20)
+# Usage: [RATE=per-room broadcasts/s] scripts/bench-cluster.sh [CLIENTS] [SECONDS]   (defaults 5, 3000, 20)
 # Prints one eddy-bench table per run plus server and broker CPU seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +35,7 @@ run() { # name broker nodes
   b_before=$( [ -n "${BROKER_PID:-}" ] && cpu "$BROKER_PID" || echo 0 )
   echo "== $name ($n node(s), broker $broker)"
   EDDY_SERVICE_KEY=$KEY "$BENCH" --url "${urls[0]}" ${also:+--also "$also"} --server-pid "${node_pids[0]}" \
-    --json "$OUT/results.jsonl" rooms -n "$CLIENTS" -k 100 -r 5 -t "$SECS" | tee "$OUT/$name.txt"
+    --json "$OUT/results.jsonl" rooms -n "$CLIENTS" -k 100 -r "${RATE:-5}" -t "$SECS" | tee "$OUT/$name.txt"
   local total=0 i=0; for p in "${node_pids[@]}"; do
     total=$(awk -v a="$total" -v b="$(cpu "$p")" -v c="${before[$i]}" 'BEGIN{print a+b-c}'); i=$((i+1)); done
   local bcpu; bcpu=$( [ -n "${BROKER_PID:-}" ] && awk -v a="$(cpu "$BROKER_PID")" -v b="$b_before" 'BEGIN{print a-b}' || echo 0 )

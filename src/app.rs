@@ -10,7 +10,7 @@ use crate::hub::Hub;
 pub use crate::state::AppState;
 use crate::state::CreateGroup;
 use crate::store::ReloadHint;
-use crate::{accounts, feed, http, sse, store, ws};
+use crate::{accounts, feed, http, openapi, sse, store, ws};
 use anyhow::Context;
 use axum_server::accept::NoDelayAcceptor;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -129,6 +129,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let metrics_task = http::prom::spawn_listener(&state).await?;
     let routes = http::routes(&state)
         .merge(accounts::router(&state))
+        .merge(openapi::routes())
         .merge(ws::routes())
         .merge(sse::routes());
     let app = http::service(routes, state.clone());

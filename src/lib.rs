@@ -14,7 +14,7 @@
 //! - `state`: what handlers and connections share; the write path.
 //! - `realtime`: one connection state machine shared by every transport.
 //! - `http`: the REST edge; `accounts`: user accounts (`/v1/auth`, on `http`'s errors and extractors);
-//!   `ws`, `sse`: realtime transports.
+//!   `openapi`: the OpenAPI document of every route and the `/docs` page; `ws`, `sse`: realtime transports.
 //! - `app`: composition root; `cli`: the subcommands; `healthcheck`: the container probe.
 
 pub mod protocol;
@@ -43,6 +43,8 @@ pub mod realtime;
 pub mod http;
 
 pub mod accounts;
+
+pub mod openapi;
 
 pub mod sse;
 pub mod ws;

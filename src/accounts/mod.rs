@@ -8,7 +8,7 @@ mod error;
 mod limit;
 mod password;
 mod revoke;
-mod routes;
+pub(crate) mod routes;
 
 pub use error::AccountError;
 pub use password::{normalise_email, MIN_PASSWORD_CHARS};
@@ -35,7 +35,7 @@ pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(24 * 3600);
 const REFRESH_PREFIX: &str = "eddy_rt_";
 
 /// What a successful sign-in, refresh or password change returns.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Session {
     /// Access JWT for `Authorization: Bearer` and the realtime `auth` message.
     pub access_token: String,
@@ -332,7 +332,7 @@ impl Accounts {
 }
 
 /// Body of `POST /v1/auth/signup` and `POST /v1/auth/users`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     /// Email address (normalised before use).
@@ -341,6 +341,7 @@ pub struct SignupRequest {
     pub password: String,
     /// Optional profile object.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub profile: Option<Value>,
     /// Role: service keys only.
     #[serde(default)]

@@ -103,9 +103,9 @@ async fn signup(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
+pub(crate) struct LoginRequest {
     email: String,
     password: String,
 }
@@ -120,9 +120,9 @@ async fn login(
     Ok(Json(session).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshRequest {
+pub(crate) struct RefreshRequest {
     refresh_token: String,
 }
 
@@ -163,9 +163,10 @@ fn no_account(e: StoreError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchMe {
+pub(crate) struct PatchMe {
+    #[schema(value_type = Object)]
     profile: Value,
 }
 
@@ -189,9 +190,9 @@ async fn patch_me(
     Ok(Json(user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordChange {
+pub(crate) struct PasswordChange {
     current_password: String,
     new_password: String,
 }
@@ -285,10 +286,11 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UserUpdate {
+pub(crate) struct UserUpdate {
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     role: Option<Option<String>>,
     #[serde(default)]
     disabled: Option<bool>,

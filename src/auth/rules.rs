@@ -99,7 +99,7 @@ pub enum Op {
 }
 
 /// The four rules of one collection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CollectionRules {
     /// Who may read.
     pub read: Rule,

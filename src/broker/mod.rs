@@ -334,4 +334,3 @@ pub(crate) async fn next_batch(rx: &mut mpsc::Receiver<Outgoing>, max: usize) ->
     }
     Some(batch)
 }
-

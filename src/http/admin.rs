@@ -46,7 +46,7 @@ pub async fn get_collection(
 }
 
 /// `PUT /v1/collections/{c}` body.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutCollection {
     #[serde(default)]
@@ -54,7 +54,7 @@ pub struct PutCollection {
 }
 
 /// Rules given in a request; missing ones take the defaults.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartialRules {
     #[serde(default)]
@@ -121,10 +121,11 @@ pub async fn list_rooms(State(state): State<AppState>, Caller(who): Caller) -> R
 }
 
 /// Body of the publish routes.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Publish {
     event: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     message: Value,
 }
 
@@ -222,7 +223,7 @@ pub async fn get_room_rules(State(state): State<AppState>, Caller(who): Caller) 
 }
 
 /// `PUT /v1/room-rules` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PutRoomRules {
     rules: Vec<RoomRuleRow>,
 }

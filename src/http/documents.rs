@@ -86,7 +86,7 @@ fn object(data: Value) -> Result<Value, ApiError> {
     }
     if has_nul(&data) {
         // PostgreSQL's jsonb cannot store U+0000; refuse it here rather than fail in the database.
-        return Err(ApiError::Unprocessable(
+        return Err(ApiError::BadRequest(
             "data contains the character U+0000 (\\u0000), which cannot be stored".into(),
         ));
     }
@@ -103,8 +103,9 @@ fn has_nul(v: &Value) -> bool {
 }
 
 /// `POST …/documents` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateBody {
+    #[schema(value_type = Object)]
     data: Value,
     #[serde(default)]
     id: Option<Uuid>,
@@ -113,11 +114,13 @@ pub struct CreateBody {
 }
 
 /// `PATCH`/`PUT` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct WriteBody {
+    #[schema(value_type = Object)]
     data: Value,
     /// Only to refuse it: the owner is set on create.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     owner: Option<Value>,
 }
 
@@ -365,12 +368,13 @@ pub async fn list(
 }
 
 /// One batch operation.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum BatchOp {
     /// Create a document.
     Create {
         /// Data.
+        #[schema(value_type = Object)]
         data: Value,
         /// Optional id.
         #[serde(default)]
@@ -384,12 +388,14 @@ pub enum BatchOp {
         /// Document id.
         id: Uuid,
         /// Patch.
+        #[schema(value_type = Object)]
         data: Value,
         /// Expected version.
         #[serde(default)]
         if_match: Option<i64>,
         /// Refused (see `refuse_owner`).
         #[serde(default)]
+        #[schema(value_type = Option<String>)]
         owner: Option<Value>,
     },
     /// Replace a document's data.
@@ -397,12 +403,14 @@ pub enum BatchOp {
         /// Document id.
         id: Uuid,
         /// New data.
+        #[schema(value_type = Object)]
         data: Value,
         /// Expected version.
         #[serde(default)]
         if_match: Option<i64>,
         /// Refused (see `refuse_owner`).
         #[serde(default)]
+        #[schema(value_type = Option<String>)]
         owner: Option<Value>,
     },
     /// Delete a document.
@@ -416,7 +424,7 @@ pub enum BatchOp {
 }
 
 /// Batch body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BatchBody {
     operations: Vec<BatchOp>,
 }

@@ -96,6 +96,11 @@ impl From<StoreError> for ApiError {
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                     ApiError::Unavailable("database unavailable".into())
                 }
+                // PostgreSQL text and jsonb cannot hold U+0000 (22P05 in jsonb, 22021 in text):
+                // valid JSON from the client, refused by the database, so it is the client's 400.
+                sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("22P05" | "22021")) => {
+                    ApiError::BadRequest("strings may not contain the NUL character (\\u0000)".into())
+                }
                 other => ApiError::Internal(other.to_string()),
             },
         }

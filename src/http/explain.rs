@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// The subscriber to explain for.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExplainIdentity {
     kind: String,
@@ -27,12 +27,13 @@ pub struct ExplainIdentity {
 }
 
 /// `POST /v1/explain` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExplainRequest {
     collection: String,
     id: uuid::Uuid,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     filters: Option<Value>,
     identity: ExplainIdentity,
     #[serde(default)]

@@ -2,14 +2,13 @@
 //! place store and access errors become HTTP answers). Handlers check access
 //! through `access` and call `store`; they never hold hub locks across awaits.
 
-mod admin;
+pub(crate) mod admin;
 pub mod console;
-mod documents;
+pub(crate) mod documents;
 mod error;
-mod explain;
+pub(crate) mod explain;
 mod extract;
-pub mod openapi;
-mod operator;
+pub(crate) mod operator;
 mod ops;
 pub mod prom;
 mod ratelimit;
@@ -32,7 +31,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/v1/openapi.json", get(openapi::openapi))
         .route("/v1/collections", get(admin::list_collections))
         .route(
             "/v1/collections/{collection}",

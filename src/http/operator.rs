@@ -72,7 +72,7 @@ pub async fn list_keys(State(state): State<AppState>, Caller(who): Caller) -> Re
 }
 
 /// `POST /v1/keys` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     kind: String,

@@ -8,30 +8,35 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 /// One subscription as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SubscriptionInfo)]
 pub struct SubInfo {
     /// Client-visible id.
     pub id: String,
     /// Collection watched.
     pub collection: String,
     /// Filter in its JSON form (null: every document).
+    #[schema(value_type = Option<Object>, required)]
     pub filters: Value,
     /// Seq of the last event queued (0: none yet).
     pub last_seq: i64,
 }
 
 /// One connection as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ConnectionInfo)]
 pub struct ConnInfo {
     /// Connection id.
     pub id: String,
     /// `websocket` or `sse`.
     pub transport: &'static str,
     /// The identity's view (`kind`, `sub`, `role`).
+    #[schema(value_type = Object)]
     pub identity: Value,
     /// Whether a service key acts as this identity.
     pub impersonated: bool,
     /// Peer address, when known.
+    #[schema(required)]
     pub remote: Option<String>,
     /// RFC 3339 time of connection.
     pub connected_at: String,

@@ -7,15 +7,19 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// A document as clients see it (REST bodies, event `document`, snapshots).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Document)]
 pub struct DocumentJson<'a> {
     /// Document id.
     pub id: Uuid,
     /// Collection name.
+    #[schema(value_type = String)]
     pub collection: &'a str,
     /// The JSON object; null in a redacted `leave` event.
+    #[schema(value_type = Option<Object>, required)]
     pub data: Option<&'a Value>,
     /// The creator's `sub`, if any.
+    #[schema(value_type = Option<String>, required)]
     pub owner: Option<&'a str>,
     /// Grows by one per write.
     pub version: i64,

@@ -127,15 +127,18 @@ pub enum Sender<'a> {
 }
 
 /// A room member as other members see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView<'a> {
     /// Connection id (in member lists only; presence diffs key by it instead).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub connection: Option<&'a str>,
     /// The member's user id, for users.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub sub: Option<&'a str>,
     /// Presence state (a JSON object).
+    #[schema(value_type = Object)]
     pub state: &'a Value,
 }
 

@@ -9,7 +9,8 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 
 /// A collection with its rules and document count.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Collection)]
 pub struct CollectionInfo {
     /// Name.
     pub name: String,

@@ -9,7 +9,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 /// A key as listed (never the secret).
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct KeyInfo {
     /// Key id.
     pub id: Uuid,
@@ -23,6 +23,7 @@ pub struct KeyInfo {
     #[serde(serialize_with = "micros")]
     pub created_at: DateTime<Utc>,
     /// Revocation time, if revoked.
+    #[schema(required)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgExecutor, PgPool};
 
 /// One stored room rule.
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RoomRuleRow {
     /// Room name pattern (`*`, `{sub}`).
     pub pattern: String,

@@ -9,15 +9,17 @@ use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
 /// A user as shown to clients (never the password hash).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     /// User id; the `sub` of the user's access tokens.
     pub id: Uuid,
     /// Normalised email address.
     pub email: String,
     /// Role set by a service key, if any.
+    #[schema(required)]
     pub role: Option<String>,
     /// Free-form profile object owned by the user.
+    #[schema(value_type = Object)]
     pub profile: Value,
     /// Whether a service key disabled the account.
     pub disabled: bool,

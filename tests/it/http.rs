@@ -388,7 +388,7 @@ async fn batch_is_atomic() {
     assert_eq!(list["documents"].as_array().expect("docs").len(), 1);
 }
 
-/// Admin routes: list/get/put/delete collections, counts, openapi in step with the router.
+/// Admin routes: list/get/put/delete collections, counts (the OpenAPI document: `openapi.rs`).
 #[tokio::test]
 async fn admin_and_openapi() {
     let s = Server::start().await;
@@ -412,28 +412,6 @@ async fn admin_and_openapi() {
     assert_eq!(st, 204);
     let (st, _) = s.call("GET", "/v1/collections/a1", Some(SERVICE_KEY), None).await;
     assert_eq!(st, 404);
-    let (st, doc) = s.call("GET", "/v1/openapi.json", None, None).await;
-    assert_eq!(st, 200);
-    for (method, path) in eddy::http::openapi::ROUTES {
-        assert!(
-            doc["paths"][path][method].is_object(),
-            "{method} {path} missing from openapi"
-        );
-        // Every documented route exists in the router: it is neither the 404 fallback nor 405.
-        let concrete = path
-            .replace("{collection}", "a2")
-            .replace("{id}", &uuid::Uuid::new_v4().to_string())
-            .replace("{room}", "r")
-            .replace("{sub}", "u");
-        let (st, b) = s
-            .call(&method.to_uppercase(), &concrete, Some(SERVICE_KEY), Some(json!({})))
-            .await;
-        assert_ne!(st, 405, "{method} {path}");
-        assert!(
-            !(st == 404 && b["error"]["message"] == "no such route"),
-            "{method} {path} not routed"
-        );
-    }
     let (st, m) = s.call("GET", "/metrics", Some(SERVICE_KEY), None).await;
     assert_eq!(st, 200);
     assert!(m.as_str().is_some_and(|t| t.contains("eddy_")), "{m}");

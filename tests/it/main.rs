@@ -11,6 +11,7 @@ mod cluster;
 mod console;
 mod faults;
 mod http;
+mod openapi;
 mod ops;
 mod parity;
 mod pg_tls;

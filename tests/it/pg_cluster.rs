@@ -251,7 +251,10 @@ impl PgCluster {
             .status();
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while victims.iter().any(|p| alive(*p)) {
-            assert!(std::time::Instant::now() < deadline, "PostgreSQL processes survived SIGKILL");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "PostgreSQL processes survived SIGKILL"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // A killed postmaster may stay a zombie (when nothing reaps orphans, as in

@@ -50,7 +50,7 @@ async fn concurrent_creates_get_their_own_results() {
     // A value jsonb cannot store; what a lone request gets for it.
     let bad = json!({"data": {"k": "bad\u{0}"}});
     let (lone_bad, lone_body) = post(&s, bad.clone()).await;
-    assert_eq!(lone_bad, 422, "{lone_body}");
+    assert_eq!(lone_bad, 400, "{lone_body}");
     let mut delivered_want = vec!["existing".to_owned()];
 
     let mut grouped = false;
