@@ -35,5 +35,5 @@ echo "== API fuzzing against the OpenAPI document (schemathesis)"
 EDDY_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/eddy" scripts/schemathesis.sh
 
 echo "== JavaScript SDK tests"
-export EDDY_BIN="$PWD/target/debug/eddy"
+export EDDY_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/eddy"
 (cd sdk-js && npm ci --no-audit --no-fund && npm test)
