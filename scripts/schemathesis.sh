@@ -12,6 +12,7 @@ VENV=.eddy/schemathesis
 ST="$VENV/bin/schemathesis"
 BIN="${EDDY_BIN:-${CARGO_TARGET_DIR:-target}/debug/eddy}"
 
+mkdir -p "$(dirname "$VENV")"
 if [ ! -x "$ST" ]; then
   echo "eddy: installing schemathesis into $VENV (pip)..." >&2
   if ! { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q 'schemathesis>=4,<5'; } >"$VENV.log" 2>&1; then
