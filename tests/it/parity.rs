@@ -223,17 +223,6 @@ async fn token_expiry_ends_both_transports() {
 
 /// The `eddy_connections` gauge for one transport.
 async fn connections(s: &Server, transport: &str) -> f64 {
-    let resp = s
-        .http
-        .get(format!("{}/metrics", s.base))
-        .header("x-api-key", SERVICE_KEY)
-        .send()
+    s.metric(&format!("eddy_connections{{transport=\"{transport}\"}}"))
         .await
-        .expect("metrics");
-    let text = resp.text().await.expect("metrics text");
-    let prefix = format!("eddy_connections{{transport=\"{transport}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
 }

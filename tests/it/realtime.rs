@@ -694,23 +694,7 @@ async fn byte_bounded_queue_closes_stalled_reader() {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let slow_closed = || async {
-        let text = s
-            .http
-            .get(format!("{}/metrics", s.base))
-            .header("x-api-key", SERVICE_KEY)
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .unwrap_or_default();
-        text.lines()
-            .find_map(|l| l.strip_prefix("eddy_slow_consumers_closed_total "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-            >= 1.0
-    };
+    let slow_closed = || async { s.metric("eddy_slow_consumers_closed_total").await >= 1.0 };
     let before = rss_kb();
     let blob = "z".repeat(16 * 1024);
     let started = std::time::Instant::now();

@@ -7,24 +7,9 @@ use std::collections::HashMap;
 
 /// `eddy_create_round_size` (count, sum) from /metrics.
 async fn round_sizes(s: &Server) -> (f64, f64) {
-    let text = s
-        .http
-        .get(format!("{}/metrics", s.base))
-        .header("x-api-key", SERVICE_KEY)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics body");
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
-            .unwrap_or(0.0)
-    };
     (
-        value("eddy_create_round_size_count"),
-        value("eddy_create_round_size_sum"),
+        s.metric("eddy_create_round_size_count").await,
+        s.metric("eddy_create_round_size_sum").await,
     )
 }
 
