@@ -15,7 +15,7 @@ cargo run --quiet --manifest-path "$root/fuzz/Cargo.toml" -- "$target" \
     --export-seeds "$corpus" --export-dict "$cov/corpus/$target.dict"
 cp "$root"/fuzz/crashes/"$target"-* "$corpus"/ 2>/dev/null || true
 # No sanitizer: Eddy and the code it calls here are safe Rust, and ASan would cost speed.
-# RUSTC_BOOTSTRAP lets cargo-fuzz's flags through on the stable toolchain.
+# RUSTC_BOOTSTRAP: needed on the stable toolchain only with -s address (-Zsanitizer).
 # With CARGO_TARGET_DIR set, the instrumented build goes to its cov/ subdirectory.
 cd "$root"
 RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz run --fuzz-dir fuzz/cov -s none \
