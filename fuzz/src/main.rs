@@ -10,20 +10,16 @@
 //! Usage: `eddy-fuzz <target|all|list> [--seconds N] [--seed N] [--max-len N]`
 //!        `eddy-fuzz <target> --replay FILE...`
 
-mod features;
-mod mutate;
-mod rng;
-mod targets;
-
-use features::Features;
-use rng::Rng;
+use eddy_fuzz::features::{self, Features};
+use eddy_fuzz::mutate;
+use eddy_fuzz::rng::Rng;
+use eddy_fuzz::targets::{self, Target};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hasher;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use targets::Target;
 
 /// Most corpus entries kept per target.
 const MAX_CORPUS: usize = 8192;
@@ -37,12 +33,14 @@ struct Options {
     max_len: usize,
     replay: Vec<PathBuf>,
     show_features: bool,
+    export_seeds: Option<PathBuf>,
+    export_dict: Option<PathBuf>,
 }
 
 fn usage() -> String {
     let names: Vec<&str> = targets::all().iter().map(|t| t.name).collect();
     format!(
-        "usage: eddy-fuzz <{}|all|list> [--seconds N] [--seed N] [--max-len BYTES]\n       eddy-fuzz <target> --replay FILE...\n       (--show-features prints each new outcome feature)",
+        "usage: eddy-fuzz <{}|all|list> [--seconds N] [--seed N] [--max-len BYTES]\n       eddy-fuzz <target> --replay FILE...\n       eddy-fuzz <target> [--export-seeds DIR] [--export-dict FILE]\n       (--show-features prints each new outcome feature; the exports feed libFuzzer, see fuzz/cov/)",
         names.join("|")
     )
 }
@@ -60,6 +58,8 @@ fn parse_args() -> Result<Options, String> {
         max_len: 128 * 1024,
         replay: Vec::new(),
         show_features: false,
+        export_seeds: None,
+        export_dict: None,
     };
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> Result<u64, String> {
@@ -72,6 +72,8 @@ fn parse_args() -> Result<Options, String> {
             "--seed" => o.seed = num("--seed")?,
             "--max-len" => o.max_len = num("--max-len")? as usize,
             "--show-features" => o.show_features = true,
+            "--export-seeds" => o.export_seeds = Some(path_arg(&mut args, "--export-seeds")?),
+            "--export-dict" => o.export_dict = Some(path_arg(&mut args, "--export-dict")?),
             "--replay" => {
                 o.replay.extend(args.by_ref().map(PathBuf::from));
             }
@@ -79,6 +81,12 @@ fn parse_args() -> Result<Options, String> {
         }
     }
     Ok(o)
+}
+
+fn path_arg(args: &mut impl Iterator<Item = String>, name: &str) -> Result<PathBuf, String> {
+    args.next()
+        .map(PathBuf::from)
+        .ok_or_else(|| format!("{name} needs a path\n{}", usage()))
 }
 
 thread_local! {
@@ -325,6 +333,48 @@ fn replay(t: &Target, files: &[PathBuf]) -> bool {
     all_ok
 }
 
+/// Writes the target's seeds (one file each, named by content hash, so that
+/// exporting again adds nothing twice) and its tokens and keys as a libFuzzer
+/// dictionary.
+fn export(t: &Target, o: &Options) -> std::io::Result<()> {
+    if let Some(dir) = &o.export_seeds {
+        std::fs::create_dir_all(dir)?;
+        let seeds = (t.seeds)();
+        for s in &seeds {
+            std::fs::write(dir.join(format!("seed-{:016x}", hash_bytes(s))), s)?;
+        }
+        println!("{}: {} seeds written to {}", t.name, seeds.len(), dir.display());
+    }
+    if let Some(file) = &o.export_dict {
+        let mut out = String::new();
+        let keys = t.dict.keys.iter().map(|k| format!("\"{k}\""));
+        let entries: Vec<String> = mutate::JSON_TOKENS
+            .iter()
+            .chain(t.dict.tokens)
+            .map(|s| s.to_string())
+            .chain(keys)
+            .collect();
+        for e in &entries {
+            out.push('"');
+            for b in e.bytes() {
+                match b {
+                    0x20..=0x7e if b != b'"' && b != b'\\' => out.push(b as char),
+                    _ => out.push_str(&format!("\\x{b:02x}")),
+                }
+            }
+            out.push_str("\"\n");
+        }
+        std::fs::write(file, out)?;
+        println!(
+            "{}: {} dictionary entries written to {}",
+            t.name,
+            entries.len(),
+            file.display()
+        );
+    }
+    Ok(())
+}
+
 fn main() {
     let o = match parse_args() {
         Ok(o) => o,
@@ -351,6 +401,15 @@ fn main() {
             }
         }
     };
+    if o.export_seeds.is_some() || o.export_dict.is_some() {
+        for t in &chosen {
+            if let Err(e) = export(t, &o) {
+                eprintln!("{}: export failed: {e}", t.name);
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     install_panic_hook();
     if !o.replay.is_empty() {
         let ok = chosen.iter().all(|t| replay(t, &o.replay));

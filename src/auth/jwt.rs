@@ -93,6 +93,9 @@ impl JwtVerifier {
             ErrorKind::ExpiredSignature => JwtError::Expired,
             _ => JwtError::Invalid(e.to_string()),
         })?;
+        if !segments_are_utf8(token) {
+            return Err(JwtError::Invalid("header or claims are not UTF-8 JSON".into()));
+        }
         let c = data.claims;
         if c.sub.is_empty() {
             return Err(JwtError::Invalid("empty sub".into()));
@@ -103,6 +106,18 @@ impl JwtVerifier {
             exp: c.exp,
         })
     }
+}
+
+/// Whether the header and claims segments decode to UTF-8 text. RFC 7515 requires it, but the
+/// JWT library skips members it does not know without checking their bytes, so it accepts a
+/// signed token with invalid UTF-8 inside an unknown member (found by the `credentials` fuzz target).
+fn segments_are_utf8(token: &str) -> bool {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    token
+        .splitn(3, '.')
+        .take(2)
+        .all(|s| URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| std::str::from_utf8(&b).is_ok()))
 }
 
 /// Signs an HS256 token (for `eddy token` and tests).
@@ -215,5 +230,35 @@ mod tests {
         let parts: Vec<&str> = good.split('.').collect();
         let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
         assert!(v.verify(&format!("{none_header}.{}.", parts[1])).is_err());
+    }
+
+    /// A correctly signed token whose header or claims hold invalid UTF-8 (inside a member the
+    /// library skips) is refused; the same token with valid text is accepted.
+    #[test]
+    fn refuses_signed_tokens_that_are_not_utf8() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        // Found by the `credentials` target under libFuzzer (fuzz/crashes/credentials-cdc325857b7ef8ac).
+        let sign = |header: &[u8], claims: &[u8]| {
+            let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+            let key = EncodingKey::from_secret(b"secret");
+            let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::HS256).expect("sign");
+            format!("{input}.{sig}")
+        };
+        let v = JwtVerifier::new("HS256", Some("secret"), None, None, None).expect("verifier");
+        let claims = format!(r#"{{"exp":{},"sub":"1"}}"#, now() + 60).into_bytes();
+        let mut bad_claims = format!(r#"{{"exp":{},"sub":"1","x":"t"#, now() + 60).into_bytes();
+        bad_claims.extend_from_slice(b"\xd8\xcd\"}");
+        let header = br#"{"alg":"HS256","x":"t"}"#;
+        let bad_header = b"{\"alg\":\"HS256\",\"x\":\"t\xd8\xcd\"}";
+        assert!(matches!(v.verify(&sign(header, &claims)), Ok(Identity::User { .. })));
+        assert!(matches!(
+            v.verify(&sign(bad_header, &claims)),
+            Err(JwtError::Invalid(_))
+        ));
+        assert!(matches!(
+            v.verify(&sign(header, &bad_claims)),
+            Err(JwtError::Invalid(_))
+        ));
     }
 }

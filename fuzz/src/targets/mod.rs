@@ -38,6 +38,11 @@ pub fn all() -> Vec<Target> {
     ]
 }
 
+/// The target called `name`.
+pub fn by_name(name: &str) -> Option<Target> {
+    all().into_iter().find(|t| t.name == name)
+}
+
 /// Seeds from a directory of fixture files (missing directory: none).
 pub fn files_in(dir: &std::path::Path) -> Vec<Vec<u8>> {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -8,6 +8,7 @@ use crate::feat;
 use crate::features::{bucket, normalize, Features};
 use crate::mutate::{gen_value, interesting_scalar, Dict};
 use crate::rng::Rng;
+use eddy::auth::Identity;
 use eddy::matcher::{Filter, Sort};
 use eddy::protocol::{
     encode, event_prefix, event_tail, parse_client, valid_name, ClientMsg, DocumentJson, ErrorCode, ErrorMsg,
@@ -278,8 +279,24 @@ fn check_event(sub: &str, collection: &str, data: Option<&Value>) {
 
 fn follow_up(msg: ClientMsg, r: Option<&Value>, f: &mut Features) {
     match msg {
-        ClientMsg::Auth { token } => {
+        ClientMsg::Auth { token, act_as } => {
             feat!(f, "ok:auth:{}", bucket(token.len()));
+            if let Some(a) = act_as {
+                // What the session does with `as` once a service key is verified.
+                match eddy::access::described_identity(&a.kind, a.sub.as_deref(), a.role.as_deref(), 0) {
+                    Ok(who) => {
+                        // The identity acted as is exactly the one described.
+                        let (kind, sub, role) = match &who {
+                            Identity::Public { .. } => ("public", None, None),
+                            Identity::Service { .. } => ("service", None, None),
+                            Identity::User { sub, role, .. } => ("user", Some(&**sub), role.as_deref()),
+                        };
+                        assert_eq!((kind, sub, role), (&*a.kind, a.sub.as_deref(), a.role.as_deref()));
+                        feat!(f, "ok:auth:as:{kind}");
+                    }
+                    Err(e) => feat!(f, "err:auth:as:{}", normalize(&e.to_string())),
+                }
+            }
             let identity = json!({"kind": "user", "sub": token, "role": null});
             check_reply(
                 &ServerMsg::AuthOk {

@@ -1,0 +1,3 @@
+//! libFuzzer entry point for the `protocol` target (see docs/FUZZING.md).
+#![no_main]
+eddy_fuzz_cov::eddy_fuzz_target!("protocol");
