@@ -102,8 +102,14 @@ fn asset(name: &str) -> Response {
 }
 
 fn secure(r: &mut Response) {
+    embedded_headers(r, CSP);
+}
+
+/// Headers of a page embedded in the binary (console, `/docs`): its CSP, no sniffing,
+/// no framing, no referrer, revalidate on every load.
+pub fn embedded_headers(r: &mut Response, csp: &'static str) {
     let h = r.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

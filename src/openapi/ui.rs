@@ -5,7 +5,7 @@
 use crate::http::ApiError;
 use crate::state::AppState;
 use axum::extract::Path;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -58,11 +58,6 @@ fn asset(name: &str) -> Response {
         Some((_, ty, body)) => ([(header::CONTENT_TYPE, *ty)], *body).into_response(),
         None => ApiError::body(StatusCode::NOT_FOUND, "not_found", "no such file of the reference page"),
     };
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    crate::http::console::embedded_headers(&mut r, CSP);
     r
 }
